@@ -1,0 +1,65 @@
+/**
+ * The DynamoDB tables and S3 buckets the system needs, described once.
+ *
+ * The CDK stacks (`lib/`) and the local runtime (`src/local/`) both build their resources from these
+ * definitions, so the tables dynalite serves locally have exactly the key schema the deployed ones have.
+ * Pure data: no SDK or CDK imports.
+ */
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: 'S' | 'N';
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+}
+
+export interface TableDefinition {
+  /** Logical name; the physical name comes from configuration (`REGISTRY_TABLE`, ...). */
+  readonly id: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  readonly globalSecondaryIndexes: readonly IndexDefinition[];
+  /** Attribute holding an epoch-seconds expiry for DynamoDB TTL cleanup, if any. */
+  readonly timeToLiveAttribute?: string;
+}
+
+/**
+ * Model registry: one partition per model.
+ *
+ * | pk              | sk                        | item                                     |
+ * |-----------------|---------------------------|------------------------------------------|
+ * | `MODEL#<name>`  | `STATE`                   | deployment state + version counter       |
+ * | `MODEL#<name>`  | `VERSION#<000000000N>`    | immutable model-version record           |
+ * | `MODEL#<name>`  | `AUDIT#<iso time>#<rev>`  | one audit record per deployment change   |
+ *
+ * GSI `gsi1` (`gsi1pk = "MODELS"`, `gsi1sk = <name>`) lists models without a scan.
+ */
+export const registryTable: TableDefinition = {
+  id: 'Registry',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalSecondaryIndexes: [
+    {
+      indexName: 'gsi1',
+      partitionKey: { name: 'gsi1pk', type: 'S' },
+      sortKey: { name: 'gsi1sk', type: 'S' },
+    },
+  ],
+};
+
+export const tables = [registryTable] as const;
+
+/** The one bucket holding artifacts now (datasets, captures and reports join it in later layouts). */
+export const artifactBucket = { id: 'Artifacts' } as const;
+
+/** S3 key layout inside the artifact bucket. */
+export const s3Layout = {
+  /** Content-addressed model artifacts: `artifacts/<model>/<sha256>/model.onnx` and `preprocessor.json`. */
+  artifactPrefix: (model: string, sha256: string) => `artifacts/${model}/${sha256}/`,
+  /** Training datasets as uploaded for a version. */
+  datasetKey: (model: string, sha256: string, fileName: string) => `datasets/${model}/${sha256}/${fileName}`,
+} as const;
