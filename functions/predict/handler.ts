@@ -1,1 +1,36 @@
-export const handler = async () => ({ statusCode: 503, body: '' });
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { parser } from '@aws-lambda-powertools/parser/middleware';
+import { APIGatewayProxyEventSchema } from '@aws-lambda-powertools/parser/schemas/api-gateway';
+import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { httpErrors } from '../../src/serving/http-errors.js';
+import { handlePredictionApi, type PredictionApiDeps } from '../../src/serving/prediction-api.js';
+import { buildPredictDeps } from '../../src/serving/predict-deps.js';
+
+const logger = new Logger({ serviceName: 'predict' });
+const metrics = new Metrics({ serviceName: 'predict' });
+const tracer = new Tracer({ serviceName: 'predict' });
+
+let deps: PredictionApiDeps | undefined;
+const getDeps = () =>
+  (deps ??= buildPredictDeps(process.env, (model, error) => {
+    metrics.addMetric('RegistryStale', MetricUnit.Count, 1);
+    logger.warn('registry unreachable; serving the last good deployment state', { model, error: error as Error });
+  }));
+
+const lambdaHandler = async (event: z.infer<typeof APIGatewayProxyEventSchema>, _context: Context): Promise<APIGatewayProxyResult> =>
+  handlePredictionApi(getDeps(), event, metrics, logger);
+
+/** Lambda entry point for the prediction API (API Gateway REST proxy integration). */
+export const handler = middy(lambdaHandler)
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .use(parser({ schema: APIGatewayProxyEventSchema }))
+  .use(httpErrors(logger, metrics));

@@ -55,11 +55,3 @@ export const tables = [registryTable] as const;
 
 /** The one bucket holding artifacts now (datasets, captures and reports join it in later layouts). */
 export const artifactBucket = { id: 'Artifacts' } as const;
-
-/** S3 key layout inside the artifact bucket. */
-export const s3Layout = {
-  /** Content-addressed model artifacts: `artifacts/<model>/<sha256>/model.onnx` and `preprocessor.json`. */
-  artifactPrefix: (model: string, sha256: string) => `artifacts/${model}/${sha256}/`,
-  /** Training datasets as uploaded for a version. */
-  datasetKey: (model: string, sha256: string, fileName: string) => `datasets/${model}/${sha256}/${fileName}`,
-} as const;

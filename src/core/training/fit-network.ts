@@ -15,7 +15,7 @@ export interface Hyperparameters {
 
 export const defaultHyperparameters: Record<Algorithm, Hyperparameters> = {
   lr: { hidden: [], epochs: 40, batchSize: 256, learningRate: 0.05, l2: 1e-3 },
-  mlp: { hidden: [32, 16], epochs: 30, batchSize: 256, learningRate: 0.005, l2: 1e-4 },
+  mlp: { hidden: [16, 8], epochs: 20, batchSize: 256, learningRate: 0.001, l2: 1e-3 },
 };
 
 interface Params {

@@ -129,7 +129,9 @@ function featureSchema(feature: FeatureSpec): z.ZodType {
       break;
     case 'timestamp':
       base = z
-        .union([z.number().int().min(0), z.iso.datetime({ offset: true })], { error: typeError })
+        .union([z.number({ error: typeError }).int({ error: typeError }).min(0, { error: typeError }), z.iso.datetime({ offset: true, error: typeError })], {
+          error: typeError,
+        })
         .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
       break;
   }

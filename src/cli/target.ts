@@ -1,0 +1,48 @@
+import { getDocumentClient, getS3Client } from '../aws/clients.js';
+import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
+import { S3ArtifactStore } from '../aws/s3-artifact-store.js';
+import type { ArtifactStore, ModelRegistry } from '../core/registry/ports.js';
+import { emulatorEnvironment, startEmulators } from '../local/emulators.js';
+import { localResourceNames, provisionLocalResources } from '../local/resources.js';
+import { readRuntimeInfo } from '../local/runtime.js';
+
+export interface Target {
+  readonly registry: ModelRegistry;
+  readonly store: ArtifactStore;
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Where a CLI command acts. `local` (default): the running local runtime's emulators if one runs on the data
+ * dir, else emulators started for the command on the same data. `aws`: the account of the normal AWS
+ * credentials, with the table and bucket named by MLOPS_REGISTRY_TABLE / MLOPS_ARTIFACT_BUCKET (the stack
+ * outputs RegistryTableName / ArtifactBucketName).
+ */
+export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promise<Target> {
+  if (kind === 'aws') {
+    const table = process.env.MLOPS_REGISTRY_TABLE;
+    const bucket = process.env.MLOPS_ARTIFACT_BUCKET;
+    if (!table || !bucket) throw new Error('--target aws needs MLOPS_REGISTRY_TABLE and MLOPS_ARTIFACT_BUCKET (the stack outputs)');
+    return {
+      registry: new DynamoDbModelRegistry(getDocumentClient(), table),
+      store: new S3ArtifactStore(getS3Client(), bucket),
+      description: `AWS (${table}, s3://${bucket})`,
+      close: async () => undefined,
+    };
+  }
+  const running = readRuntimeInfo(dataDir);
+  const emulators = running ? null : await startEmulators({ dataDir });
+  Object.assign(process.env, emulatorEnvironment(running ?? emulators!));
+  await provisionLocalResources();
+  return {
+    registry: new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE),
+    store: new S3ArtifactStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
+    description: running ? `the local runtime at ${running.url}` : `local data in ${dataDir}`,
+    close: async () => {
+      getDocumentClient().destroy();
+      getS3Client().destroy();
+      await emulators?.close();
+    },
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * An incremental RFC 4180 CSV parser: quoted fields, doubled quotes, quoted newlines, CRLF or LF, and a
+ * leading UTF-8 BOM. Feed it chunks of any size; it returns the complete rows seen so far, so memory holds
+ * at most one partial row.
+ *
+ * @example
+ * const p = new CsvParser();
+ * const rows = [...p.push('a,b\n1,"x\ny"\n'), ...p.end()]; // [['a','b'], ['1','x\ny']]
+ */
+export class CsvParser {
+  private field = '';
+  private row: string[] = [];
+  private inQuotes = false;
+  private quoteSeen = false;
+  private started = false;
+  private pendingCr = false;
+  /** 1-based physical line where the row being parsed started (for error messages). */
+  private line = 1;
+  private rowStartLine = 1;
+
+  push(chunk: string): string[][] {
+    const rows: string[][] = [];
+    let s = chunk;
+    if (!this.started) {
+      this.started = true;
+      if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
+    }
+    let fieldStart = 0;
+    const n = s.length;
+    let i = 0;
+    const flushField = (end: number) => {
+      this.field += s.slice(fieldStart, end);
+    };
+    while (i < n) {
+      const c = s.charCodeAt(i);
+      if (this.pendingCr) {
+        this.pendingCr = false;
+        if (c === 10) {
+          i++;
+          fieldStart = i;
+          continue;
+        }
+      }
+      if (this.inQuotes) {
+        if (c === 34) {
+          flushField(i);
+          if (i + 1 < n) {
+            if (s.charCodeAt(i + 1) === 34) {
+              this.field += '"';
+              i += 2;
+              fieldStart = i;
+              continue;
+            }
+            this.inQuotes = false;
+            i++;
+            fieldStart = i;
+            continue;
+          }
+          // quote at the chunk's end: decide on the next chunk
+          this.inQuotes = false;
+          this.quoteSeen = true;
+          i++;
+          fieldStart = i;
+          continue;
+        }
+        if (c === 10) this.line++;
+        i++;
+        continue;
+      }
+      if (this.quoteSeen) {
+        this.quoteSeen = false;
+        if (c === 34) {
+          // doubled quote split across chunks
+          this.field += '"';
+          this.inQuotes = true;
+          i++;
+          fieldStart = i;
+          continue;
+        }
+      }
+      if (c === 34 && i === fieldStart && this.field === '') {
+        this.inQuotes = true;
+        i++;
+        fieldStart = i;
+        continue;
+      }
+      if (c === 44) {
+        flushField(i);
+        this.row.push(this.field);
+        this.field = '';
+        i++;
+        fieldStart = i;
+        continue;
+      }
+      if (c === 10 || c === 13) {
+        flushField(i);
+        this.row.push(this.field);
+        this.field = '';
+        rows.push(this.row);
+        this.row = [];
+        this.line++;
+        this.rowStartLine = this.line;
+        if (c === 13) {
+          if (i + 1 < n) {
+            if (s.charCodeAt(i + 1) === 10) i++;
+          } else this.pendingCr = true;
+        }
+        i++;
+        fieldStart = i;
+        continue;
+      }
+      i++;
+    }
+    flushField(n);
+    return rows.filter((r) => !(r.length === 1 && r[0] === ''));
+  }
+
+  /** Ends the input: returns the last row if the text did not end with a newline. */
+  end(): string[][] {
+    this.quoteSeen = false;
+    if (this.inQuotes) throw new CsvSyntaxError(`unterminated quoted field starting on line ${this.rowStartLine}`);
+    if (this.field === '' && this.row.length === 0) return [];
+    this.row.push(this.field);
+    this.field = '';
+    const last = this.row;
+    this.row = [];
+    return [last];
+  }
+}
+
+export class CsvSyntaxError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CsvSyntaxError';
+  }
+}
+
+/** Parses a whole CSV text with a header row into records keyed by column name. */
+export function parseCsv(text: string): { columns: string[]; rows: Record<string, string>[] } {
+  const parser = new CsvParser();
+  const all = [...parser.push(text), ...parser.end()];
+  const header = all.shift();
+  if (!header) return { columns: [], rows: [] };
+  const columns = header.map((h) => h.trim());
+  const rows = all.map((cells) => {
+    const r: Record<string, string> = {};
+    columns.forEach((c, i) => (r[c] = cells[i] ?? ''));
+    return r;
+  });
+  return { columns, rows };
+}
+
+/** Formats one CSV row, quoting only where needed. */
+export function formatCsvRow(cells: readonly (string | number | boolean | null | undefined)[]): string {
+  return cells
+    .map((c) => {
+      if (c === null || c === undefined) return '';
+      const s = String(c);
+      return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
+    })
+    .join(',');
+}

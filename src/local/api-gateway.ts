@@ -1,0 +1,182 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { RouteDefinition } from '../serving/routes.js';
+import { lambdaContext } from './lambda-context.js';
+
+export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface ApiGatewayOptions {
+  readonly routes: readonly RouteDefinition[];
+  readonly handler: ProxyHandler;
+  readonly functionName: string;
+  /** Required in `x-api-key` (the local stand-in for API Gateway's API-key check). */
+  readonly apiKey: string;
+  readonly stage?: string;
+  /** API Gateway's payload limit: 10 MB. */
+  readonly maxPayloadBytes?: number;
+}
+
+const TEN_MB = 10 * 1024 * 1024;
+
+/**
+ * An API Gateway REST API emulator: each HTTP request becomes the proxy event API Gateway would send
+ * (resource template, path parameters, headers, base64 flag, request context) and is passed to the very
+ * same handler module that runs in Lambda; its result becomes the HTTP response.
+ */
+export function createApiGateway(options: ApiGatewayOptions): Server {
+  const matchers = options.routes.map((route) => ({ route, regex: templateRegex(route.resource) }));
+  const maxBytes = options.maxPayloadBytes ?? TEN_MB;
+  const expectedKey = Buffer.from(options.apiKey);
+
+  return createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname.replace(/\/+$/, '') || '/';
+      const method = (req.method ?? 'GET').toUpperCase();
+      const given = Buffer.from(String(req.headers['x-api-key'] ?? ''));
+      if (given.length !== expectedKey.length || !timingSafeEqual(given, expectedKey)) return send(res, 403, { message: 'Forbidden' });
+      const candidates = matchers.map((m) => ({ ...m, match: m.regex.exec(path) })).filter((m) => m.match);
+      if (candidates.length === 0) return send(res, 404, { message: `no route for ${method} ${path}` });
+      const hit = candidates.find((c) => c.route.method === method);
+      if (!hit) return send(res, 405, { message: `${path} accepts ${candidates.map((c) => c.route.method).join(', ')}` }, { allow: candidates.map((c) => c.route.method).join(', ') });
+      const body = await readBody(req, maxBytes);
+      if (body === 'too-large') return send(res, 413, { message: 'Request Too Long' });
+      const event = toProxyEvent(req, url, path, method, hit.route.resource, hit.match!.groups ?? {}, body, options.stage ?? 'local');
+      let result: APIGatewayProxyResult;
+      try {
+        result = await options.handler(event, lambdaContext(options.functionName));
+      } catch {
+        // What API Gateway answers when the integration itself fails.
+        return send(res, 502, { message: 'Internal server error' });
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+      res.writeHead(result.statusCode, headers);
+      res.end(result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body);
+    })().catch(() => {
+      if (!res.headersSent) send(res, 500, { message: 'Internal server error' });
+      else res.destroy();
+    });
+  });
+}
+
+/** `/v1/models/{model}/predict` -> a regex with a named group per path parameter. */
+function templateRegex(resource: string): RegExp {
+  const pattern = resource
+    .split('/')
+    .map((seg) => {
+      const param = /^\{(\w+)\}$/.exec(seg);
+      return param ? `(?<${param[1]}>[^/]+)` : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${pattern}$`);
+}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) tooLarge = true;
+      else if (!tooLarge) chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? 'too-large' : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function toProxyEvent(
+  req: IncomingMessage,
+  url: URL,
+  path: string,
+  method: string,
+  resource: string,
+  params: Record<string, string>,
+  body: Buffer,
+  stage: string,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i]!;
+    const value = req.rawHeaders[i + 1]!;
+    headers[name] = value;
+    (multiValueHeaders[name] ??= []).push(value);
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    query[k] = v;
+    (multiQuery[k] ??= []).push(v);
+  }
+  const hasQuery = Object.keys(query).length > 0;
+  const contentType = String(req.headers['content-type'] ?? '');
+  const isText = body.length === 0 || /^(text\/|application\/([a-z0-9.+-]*\+)?(json|xml)|application\/x-www-form-urlencoded)/i.test(contentType);
+  const now = new Date();
+  const pathParameters = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(v)]));
+  const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  return {
+    resource,
+    path,
+    httpMethod: method,
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: Object.keys(pathParameters).length ? pathParameters : null,
+    stageVariables: null,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: method,
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: String(req.headers['x-api-key'] ?? ''),
+        apiKeyId: 'local-key',
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp,
+        user: null,
+        userAgent: String(req.headers['user-agent'] ?? ''),
+        userArn: null,
+      },
+      path: `/${stage}${path}`,
+      stage,
+      requestId: randomUUID(),
+      requestTime: now.toUTCString(),
+      requestTimeEpoch: now.getTime(),
+      resourceId: 'local',
+      resourcePath: resource,
+      domainName: String(req.headers.host ?? 'localhost'),
+    },
+    body: body.length === 0 ? null : isText ? body.toString('utf8') : body.toString('base64'),
+    isBase64Encoded: body.length > 0 && !isText,
+  };
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+export function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}

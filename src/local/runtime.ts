@@ -1,0 +1,112 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { getDocumentClient, getS3Client } from '../aws/clients.js';
+import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
+import { S3ArtifactStore } from '../aws/s3-artifact-store.js';
+import { predictionRoutes } from '../serving/routes.js';
+import { createApiGateway, listen, type ProxyHandler } from './api-gateway.js';
+import { emulatorEnvironment, startEmulators, type Emulators } from './emulators.js';
+import { localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
+import { seedDemo } from './seed-demo.js';
+
+export interface LocalRuntimeOptions {
+  readonly dataDir: string;
+  readonly port: number;
+  readonly host?: string;
+  /** Defaults to MLOPS_API_KEY, then the key kept in the data dir, else a new one. */
+  readonly apiKey?: string;
+  readonly seedDemo?: boolean;
+  readonly log?: (line: string) => void;
+}
+
+export interface LocalRuntime {
+  readonly url: string;
+  readonly apiKey: string;
+  readonly dataDir: string;
+  readonly emulators: Emulators;
+  close(): Promise<void>;
+}
+
+/** Written while the runtime runs, so CLI commands in other shells reach the same emulators. */
+export interface RuntimeInfo {
+  readonly pid: number;
+  readonly url: string;
+  readonly dynamodbEndpoint: string;
+  readonly s3Endpoint: string;
+}
+
+export const RUNTIME_FILE = 'runtime.json';
+
+/**
+ * Starts the whole system on this machine: DynamoDB and S3 emulators with data under `dataDir`, the same
+ * tables and buckets the stacks define, the demo model on first start, and the prediction API served by the
+ * predict function's handler module behind an API Gateway emulator.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = options.log ?? (() => undefined);
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const running = readRuntimeInfo(dataDir);
+  if (running) throw new Error(`a local runtime already runs on ${dataDir} (pid ${running.pid}, ${running.url}); stop it first or use --data-dir`);
+
+  const emulators = await startEmulators({ dataDir });
+  let server: Server | undefined;
+  try {
+    Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment());
+    await provisionLocalResources();
+    if (options.seedDemo !== false) {
+      const registry = new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE);
+      const store = new S3ArtifactStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET);
+      await seedDemo(registry, store, dataDir, log);
+    }
+    const { handler } = (await import('../../functions/predict/handler.js')) as { handler: ProxyHandler };
+    const apiKey = options.apiKey ?? process.env.MLOPS_API_KEY ?? loadOrCreateApiKey(dataDir);
+    server = createApiGateway({ routes: predictionRoutes, handler, functionName: 'predict', apiKey });
+    const address = await listen(server, options.port, options.host ?? '127.0.0.1');
+    const url = `http://${address.address}:${address.port}`;
+    const info: RuntimeInfo = { pid: process.pid, url, dynamodbEndpoint: emulators.dynamodbEndpoint, s3Endpoint: emulators.s3Endpoint };
+    writeFileSync(join(dataDir, RUNTIME_FILE), JSON.stringify(info, null, 2));
+    const api = server;
+    return {
+      url,
+      apiKey,
+      dataDir,
+      emulators,
+      async close() {
+        await new Promise<void>((done) => {
+          api.closeAllConnections();
+          api.close(() => done());
+        });
+        await emulators.close();
+        rmSync(join(dataDir, RUNTIME_FILE), { force: true });
+      },
+    };
+  } catch (error) {
+    server?.close();
+    await emulators.close();
+    throw error;
+  }
+}
+
+/** The running runtime on this data dir, if its process is alive. */
+export function readRuntimeInfo(dataDir: string): RuntimeInfo | null {
+  const file = join(dataDir, RUNTIME_FILE);
+  if (!existsSync(file)) return null;
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as RuntimeInfo;
+    process.kill(info.pid, 0);
+    return info;
+  } catch {
+    return null; // stale file from a process that died
+  }
+}
+
+function loadOrCreateApiKey(dataDir: string): string {
+  const file = join(dataDir, 'api-key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const key = randomBytes(24).toString('base64url');
+  writeFileSync(file, key + '\n', { mode: 0o600 });
+  return key;
+}

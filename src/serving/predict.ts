@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ValidationError, type FieldIssue } from '../core/errors.js';
+import { transformInto } from '../core/features/transform.js';
+import type { FeatureRecord } from '../core/validation/record-validator.js';
+import { issuesFromZod } from '../core/validation/zod-issues.js';
+import type { ServedModel } from './served-models.js';
+
+export interface Prediction {
+  /** The predicted class, as the label value of the spec (e.g. 1 or "default"). */
+  readonly prediction: string | number | boolean;
+  /** P(positive class). */
+  readonly score: number;
+  /** [P(negative), P(positive)]. */
+  readonly probabilities: readonly [number, number];
+}
+
+/** The response body of `POST /v1/models/{model}/predict` (KServe / TF-Serving V1 style). */
+export interface PredictResponse {
+  readonly predictions: readonly Prediction[];
+  readonly model: string;
+  readonly version: number;
+  readonly predictionIds: readonly string[];
+}
+
+const MAX_REPORTED_ISSUES = 20;
+
+/** Validates the `{"instances": [...]}` envelope. */
+export function parseInstances(body: unknown, maxInstances: number): unknown[] {
+  const schema = z.object(
+    {
+      instances: z
+        .array(z.unknown(), { error: (iss) => (iss.input === undefined ? 'is required' : 'must be an array of instances') })
+        .min(1, { error: 'must hold at least one instance' })
+        .max(maxInstances, { error: `must hold at most ${maxInstances} instances per request` }),
+    },
+    { error: 'body must be a JSON object with an "instances" array' },
+  );
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
+  return parsed.data.instances;
+}
+
+/** Validates every instance against the model's spec; reports all problems (up to a cap) at once. */
+export function validateInstances(served: ServedModel, instances: readonly unknown[]): FeatureRecord[] {
+  const records: FeatureRecord[] = [];
+  const issues: FieldIssue[] = [];
+  let invalid = 0;
+  for (let i = 0; i < instances.length; i++) {
+    const raw = instances[i];
+    const path = `instances[${i}]`;
+    const result = Array.isArray(raw) ? served.validator.parseArray(raw, path) : served.validator.parseObject(raw, path);
+    if (result.ok) records.push(result.record);
+    else {
+      invalid++;
+      for (const issue of result.issues) if (issues.length < MAX_REPORTED_ISSUES) issues.push(issue);
+    }
+  }
+  if (invalid > 0) {
+    const first = issues[0]!;
+    const more = issues.length > 1 ? ` (${issues.length} problems in ${invalid} of ${instances.length} instances)` : '';
+    throw new ValidationError(issues, `${first.field}: ${first.reason}${more}`);
+  }
+  return records;
+}
+
+/**
+ * Scores validated records with a served model: one transform into a single Float32 matrix, one ONNX call.
+ *
+ * @example
+ * const response = await predict(served, validateInstances(served, parseInstances(body, 1000)));
+ */
+export async function predict(served: ServedModel, records: readonly FeatureRecord[]): Promise<PredictResponse> {
+  const width = served.preprocessor.columns.length;
+  const features = new Float32Array(records.length * width);
+  for (let i = 0; i < records.length; i++) transformInto(served.preprocessor, records[i]!, features, i * width);
+  const { scores, labels } = await served.scorer.score(features, records.length);
+  const { positive, negative } = served.spec.label;
+  const predictions: Prediction[] = [];
+  const predictionIds: string[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const p = scores[i]!;
+    predictions.push({ prediction: labels[i] === 1 ? positive : negative, score: p, probabilities: [1 - p, p] });
+    predictionIds.push(randomUUID());
+  }
+  return { predictions, model: served.name, version: served.version.version, predictionIds };
+}
