@@ -34,7 +34,7 @@ export function parseInstances(body: unknown, maxInstances: number): unknown[] {
         .min(1, { error: 'must hold at least one instance' })
         .max(maxInstances, { error: `must hold at most ${maxInstances} instances per request` }),
     },
-    { error: 'body must be a JSON object with an "instances" array' },
+    { error: 'must be a JSON object with an "instances" array' },
   );
   const parsed = schema.safeParse(body);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
