@@ -27,8 +27,12 @@ const getDeps = () =>
 const lambdaHandler = async (event: z.infer<typeof APIGatewayProxyEventSchema>, _context: Context): Promise<APIGatewayProxyResult> =>
   handlePredictionApi(getDeps(), event, metrics, logger);
 
-/** Lambda entry point for the prediction API (API Gateway REST proxy integration). */
-export const handler = middy(lambdaHandler)
+/**
+ * Lambda entry point for the prediction API (API Gateway REST proxy integration). middy's early-timeout
+ * timer is off: it costs a timer per invocation, and a predict call that nears the function timeout is
+ * answered 504 by API Gateway anyway.
+ */
+export const handler = middy(lambdaHandler, { timeoutEarlyInMillis: 0 })
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))

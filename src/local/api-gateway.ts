@@ -43,7 +43,18 @@ export function createApiGateway(options: ApiGatewayOptions): Server {
       if (!hit) return send(res, 405, { message: `${path} accepts ${candidates.map((c) => c.route.method).join(', ')}` }, { allow: candidates.map((c) => c.route.method).join(', ') });
       const body = await readBody(req, maxBytes);
       if (body === 'too-large') return send(res, 413, { message: 'Request Too Long' });
-      const event = toProxyEvent(req, url, path, method, hit.route.resource, hit.match!.groups ?? {}, body, options.stage ?? 'local');
+      const event = buildProxyEvent({
+        method,
+        path,
+        resource: hit.route.resource,
+        pathParameters: hit.match!.groups ?? {},
+        rawHeaders: req.rawHeaders,
+        query: url.searchParams,
+        body,
+        sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+        httpVersion: req.httpVersion,
+        ...(options.stage ? { stage: options.stage } : {}),
+      });
       let result: APIGatewayProxyResult;
       try {
         result = await options.handler(event, lambdaContext(options.functionName));
@@ -89,40 +100,49 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer | 'too
   });
 }
 
-function toProxyEvent(
-  req: IncomingMessage,
-  url: URL,
-  path: string,
-  method: string,
-  resource: string,
-  params: Record<string, string>,
-  body: Buffer,
-  stage: string,
-): APIGatewayProxyEvent {
+export interface ProxyRequestParts {
+  readonly method: string;
+  readonly path: string;
+  /** The matched resource template, e.g. `/v1/models/{model}/predict`. */
+  readonly resource: string;
+  readonly pathParameters: Record<string, string>;
+  /** Header name/value pairs as received (names keep their case, repeats allowed). */
+  readonly rawHeaders: readonly string[];
+  readonly query?: URLSearchParams;
+  readonly body: Buffer;
+  readonly sourceIp?: string;
+  readonly httpVersion?: string;
+  readonly stage?: string;
+}
+
+/** Builds the REST API proxy event API Gateway sends to a Lambda integration for one request. */
+export function buildProxyEvent(parts: ProxyRequestParts): APIGatewayProxyEvent {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i]!;
-    const value = req.rawHeaders[i + 1]!;
+  for (let i = 0; i + 1 < parts.rawHeaders.length; i += 2) {
+    const name = parts.rawHeaders[i]!;
+    const value = parts.rawHeaders[i + 1]!;
     headers[name] = value;
     (multiValueHeaders[name] ??= []).push(value);
   }
+  const lower = (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name)?.[1];
   const query: Record<string, string> = {};
   const multiQuery: Record<string, string[]> = {};
-  for (const [k, v] of url.searchParams) {
+  for (const [k, v] of parts.query ?? []) {
     query[k] = v;
     (multiQuery[k] ??= []).push(v);
   }
   const hasQuery = Object.keys(query).length > 0;
-  const contentType = String(req.headers['content-type'] ?? '');
+  const contentType = lower('content-type') ?? '';
+  const body = parts.body;
   const isText = body.length === 0 || /^(text\/|application\/([a-z0-9.+-]*\+)?(json|xml)|application\/x-www-form-urlencoded)/i.test(contentType);
   const now = new Date();
-  const pathParameters = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, decodeURIComponent(v)]));
-  const sourceIp = (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  const stage = parts.stage ?? 'local';
+  const pathParameters = Object.fromEntries(Object.entries(parts.pathParameters).map(([k, v]) => [k, decodeURIComponent(v)]));
   return {
-    resource,
-    path,
-    httpMethod: method,
+    resource: parts.resource,
+    path: parts.path,
+    httpMethod: parts.method,
     headers,
     multiValueHeaders,
     queryStringParameters: hasQuery ? query : null,
@@ -133,12 +153,12 @@ function toProxyEvent(
       accountId: '000000000000',
       apiId: 'local',
       authorizer: null,
-      protocol: `HTTP/${req.httpVersion}`,
-      httpMethod: method,
+      protocol: `HTTP/${parts.httpVersion ?? '1.1'}`,
+      httpMethod: parts.method,
       identity: {
         accessKey: null,
         accountId: null,
-        apiKey: String(req.headers['x-api-key'] ?? ''),
+        apiKey: lower('x-api-key') ?? null,
         apiKeyId: 'local-key',
         caller: null,
         clientCert: null,
@@ -147,19 +167,19 @@ function toProxyEvent(
         cognitoIdentityId: null,
         cognitoIdentityPoolId: null,
         principalOrgId: null,
-        sourceIp,
+        sourceIp: parts.sourceIp ?? '127.0.0.1',
         user: null,
-        userAgent: String(req.headers['user-agent'] ?? ''),
+        userAgent: lower('user-agent') ?? null,
         userArn: null,
       },
-      path: `/${stage}${path}`,
+      path: `/${stage}${parts.path}`,
       stage,
       requestId: randomUUID(),
       requestTime: now.toUTCString(),
       requestTimeEpoch: now.getTime(),
       resourceId: 'local',
-      resourcePath: resource,
-      domainName: String(req.headers.host ?? 'localhost'),
+      resourcePath: parts.resource,
+      domainName: lower('host') ?? 'localhost',
     },
     body: body.length === 0 ? null : isText ? body.toString('utf8') : body.toString('base64'),
     isBase64Encoded: body.length > 0 && !isText,

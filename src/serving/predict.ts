@@ -25,18 +25,28 @@ export interface PredictResponse {
 
 const MAX_REPORTED_ISSUES = 20;
 
+const envelopes = new Map<number, z.ZodType<{ instances: unknown[] }>>();
+
+function envelopeSchema(maxInstances: number): z.ZodType<{ instances: unknown[] }> {
+  let schema = envelopes.get(maxInstances);
+  if (!schema) {
+    schema = z.object(
+      {
+        instances: z
+          .array(z.unknown(), { error: (iss) => (iss.input === undefined ? 'is required' : 'must be an array of instances') })
+          .min(1, { error: 'must hold at least one instance' })
+          .max(maxInstances, { error: `must hold at most ${maxInstances} instances per request` }),
+      },
+      { error: 'must be a JSON object with an "instances" array' },
+    );
+    envelopes.set(maxInstances, schema);
+  }
+  return schema;
+}
+
 /** Validates the `{"instances": [...]}` envelope. */
 export function parseInstances(body: unknown, maxInstances: number): unknown[] {
-  const schema = z.object(
-    {
-      instances: z
-        .array(z.unknown(), { error: (iss) => (iss.input === undefined ? 'is required' : 'must be an array of instances') })
-        .min(1, { error: 'must hold at least one instance' })
-        .max(maxInstances, { error: `must hold at most ${maxInstances} instances per request` }),
-    },
-    { error: 'must be a JSON object with an "instances" array' },
-  );
-  const parsed = schema.safeParse(body);
+  const parsed = envelopeSchema(maxInstances).safeParse(body);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
   return parsed.data.instances;
 }

@@ -1,0 +1,61 @@
+/**
+ * Runs in a child process whose stdout goes to /dev/null, as a Lambda's goes to its log pipe: the
+ * handler's EMF metrics line is written on every invocation, so its cost is in the figures.
+ * Reports over IPC.
+ */
+import { getDocumentClient, getS3Client } from '../src/aws/clients.js';
+import { DynamoDbModelRegistry } from '../src/aws/dynamodb-model-registry.js';
+import { S3ArtifactStore } from '../src/aws/s3-artifact-store.js';
+import { transformRecords } from '../src/core/features/transform.js';
+import { buildProxyEvent, type ProxyHandler } from '../src/local/api-gateway.js';
+import { lambdaContext } from '../src/local/lambda-context.js';
+import { localResourceNames } from '../src/local/resources.js';
+import { ServedModels } from '../src/serving/served-models.js';
+import { percentile, timeAsync } from './stats.js';
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 20000);
+const WARMUP = 2000;
+const instance = JSON.parse(process.env.BENCH_INSTANCE!) as Record<string, unknown>;
+const model = process.env.BENCH_MODEL!;
+
+const { handler } = (await import('../functions/predict/handler.js')) as unknown as { handler: ProxyHandler };
+const body = Buffer.from(JSON.stringify({ instances: [instance] }));
+const event = buildProxyEvent({
+  method: 'POST',
+  path: `/v1/models/${model}/predict`,
+  resource: '/v1/models/{model}/predict',
+  pathParameters: { model },
+  rawHeaders: ['Host', '127.0.0.1', 'Content-Type', 'application/json', 'x-api-key', 'bench'],
+  body,
+});
+const context = lambdaContext('predict');
+const first = await handler(event, context);
+if (first.statusCode !== 200) throw new Error(`handler answered ${first.statusCode}: ${first.body}`);
+const handlerUs = await timeAsync(() => handler(event, context), ITERATIONS, WARMUP);
+
+// The same model and input through the bare onnxruntime session.
+const served = await new ServedModels(
+  new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE),
+  new S3ArtifactStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
+  { ttlMs: 60_000 },
+).production(model);
+const parsed = served.validator.parseObject(instance, 'x');
+if (!parsed.ok) throw new Error('bench instance is invalid');
+const features = transformRecords(served.preprocessor, [parsed.record]);
+const runUs = await timeAsync(() => served.scorer.runRaw(features, 1), ITERATIONS, WARMUP);
+const prepUs = await timeAsync(async () => {
+  const r = served.validator.parseObject(instance, 'x');
+  if (r.ok) transformRecords(served.preprocessor, [r.record]);
+}, ITERATIONS, WARMUP);
+
+process.send!({
+  iterations: ITERATIONS,
+  handlerP50: percentile(handlerUs, 50),
+  handlerP99: percentile(handlerUs, 99),
+  runP50: percentile(runUs, 50),
+  runP99: percentile(runUs, 99),
+  validateTransformP50: percentile(prepUs, 50),
+  columns: served.preprocessor.columns.length,
+  version: served.version.version,
+  algorithm: served.version.algorithm,
+});

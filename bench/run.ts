@@ -1,0 +1,17 @@
+/**
+ * `npm run bench -- <name>`: runs one benchmark and prints its figures as JSON on stdout.
+ */
+import { benchOnline } from './online.js';
+
+const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
+  online: benchOnline,
+};
+
+const name = process.argv[2];
+const run = name ? benchmarks[name] : undefined;
+if (!run) {
+  process.stderr.write(`usage: npm run bench -- <${Object.keys(benchmarks).join('|')}>\n`);
+  process.exit(2);
+}
+const result = await run();
+process.stdout.write(JSON.stringify(result, null, 2) + '\n');

@@ -1,0 +1,175 @@
+/**
+ * Typed stage configuration of the CDK app.
+ *
+ * The only inputs are CDK context values: `stage` (`-c stage=prod`, default `dev`) and an optional `mlops`
+ * object overriding any field (in cdk.json's `context`, or `-c 'mlops={"apiAuth":"apiKey"}'` on the command
+ * line). Nothing in `lib/` reads `process.env`; stacks receive a parsed {@link StageConfig}.
+ *
+ * @example
+ * ```ts
+ * const config = loadStageConfig(app); // reads -c stage=... and -c mlops=...
+ * const prodLike = stageConfig({ stage: 'prod', apiAuth: 'apiKey', apiClients: ['acme'] });
+ * ```
+ */
+import { RemovalPolicy } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { z } from 'zod';
+
+/** Retention periods CloudWatch Logs accepts (`logs.RetentionDays` values other than infinite). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** API Gateway rejects bodies over 10 MB before they reach a function. */
+const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 characters: lower-case letters, digits and dashes, starting with a letter');
+
+export const stageConfigSchema = z
+  .object({
+    /** Deployment stage; part of every stack and resource name (`Mlops-<stage>-Data`). */
+    stage: name,
+    /**
+     * Whether this stage holds production data: it retains buckets, tables and keys on stack deletion,
+     * protects the table against deletion and keeps logs longer. Defaults to true for `prod*` stages.
+     */
+    production: z.boolean(),
+    /**
+     * How callers authenticate: `iam` (SigV4-signed requests, the default) or `apiKey` (an `x-api-key`
+     * header, one key per entry of `apiClients`, metered by a usage plan).
+     */
+    apiAuth: z.enum(['iam', 'apiKey']),
+    /** Steady-state requests per second and burst for the whole stage (and per API key in a usage plan). */
+    throttle: z.strictObject({
+      rateLimit: z.number().positive(),
+      burstLimit: z.number().int().positive(),
+    }),
+    /** Requests per period allowed per API key (apiKey mode only). */
+    quota: z.strictObject({
+      limit: z.number().int().positive(),
+      period: z.enum(['DAY', 'WEEK', 'MONTH']),
+    }),
+    /** Callers that get an API key in apiKey mode. */
+    apiClients: z.array(name).refine((clients) => new Set(clients).size === clients.length, 'must be unique'),
+    /** Most instances in one predict request (API Gateway's request model and the function both enforce it). */
+    maxInstances: z.number().int().positive().max(100_000),
+    /** Largest predict body the function accepts, in bytes. */
+    maxBodyBytes: z.number().int().positive().max(API_GATEWAY_MAX_BODY_BYTES),
+    /** How long the predict function trusts its cached view of the registry. */
+    registryCacheTtlSeconds: z.number().nonnegative().max(3600),
+    /** Memory of the predict function (CPU scales with it). */
+    predictMemoryMb: z.number().int().min(128).max(10_240),
+    /** Timeout of the predict function; API Gateway gives up after 29 s anyway. */
+    predictTimeoutSeconds: z.number().int().min(1).max(29),
+    /** Reserved concurrency of the predict function; unset leaves it on the account's shared pool. */
+    predictReservedConcurrency: z.number().int().min(1).optional(),
+    /** Retention of function and access logs. */
+    logRetentionDays: z
+      .number()
+      .int()
+      .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), {
+        message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      }),
+    /** Days before server access logs of the artifact bucket expire. */
+    accessLogExpirationDays: z.number().int().positive(),
+    /** What happens to stateful resources (bucket, table, key, log groups) when their stack is deleted. */
+    removalPolicy: z.enum(['retain', 'destroy']),
+  })
+  .strict();
+
+export type StageConfig = z.infer<typeof stageConfigSchema>;
+
+/** Fields a caller may override; nested objects may be given in part. */
+export type StageConfigOverrides = Partial<Omit<StageConfig, 'throttle' | 'quota'>> & {
+  readonly throttle?: Partial<StageConfig['throttle']>;
+  readonly quota?: Partial<StageConfig['quota']>;
+};
+
+/** The defaults for a stage before overrides: production-like stages keep data and logs longer. */
+export function defaultStageConfig(stage: string, production = isProductionStage(stage)): StageConfig {
+  return {
+    stage,
+    production,
+    apiAuth: 'iam',
+    throttle: production ? { rateLimit: 500, burstLimit: 1000 } : { rateLimit: 50, burstLimit: 100 },
+    quota: { limit: production ? 10_000_000 : 100_000, period: 'MONTH' },
+    apiClients: ['default'],
+    maxInstances: 1000,
+    maxBodyBytes: 1_048_576,
+    registryCacheTtlSeconds: 30,
+    predictMemoryMb: 1024,
+    predictTimeoutSeconds: 10,
+    logRetentionDays: production ? 365 : 14,
+    accessLogExpirationDays: production ? 365 : 30,
+    removalPolicy: production ? 'retain' : 'destroy',
+  };
+}
+
+/** `prod`, `production`, `prod-eu`, ... */
+export function isProductionStage(stage: string): boolean {
+  return /^prod(uction)?($|-)/.test(stage);
+}
+
+/**
+ * Builds a validated configuration from a stage name and overrides.
+ * Throws an error naming every invalid field.
+ */
+export function stageConfig(overrides: StageConfigOverrides & { stage?: string } = {}): StageConfig {
+  const stage = overrides.stage ?? 'dev';
+  const base = defaultStageConfig(stage, overrides.production);
+  const merged = {
+    ...base,
+    ...overrides,
+    stage,
+    throttle: { ...base.throttle, ...overrides.throttle },
+    quota: { ...base.quota, ...overrides.quota },
+  };
+  const parsed = stageConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `  - ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new Error(`Invalid stage configuration for stage '${stage}':\n${issues.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Reads the stage configuration from CDK context (`stage` and `mlops`) of a construct, usually the App. */
+export function loadStageConfig(scope: Construct): StageConfig {
+  const stage: unknown = scope.node.tryGetContext('stage');
+  if (stage !== undefined && typeof stage !== 'string') {
+    throw new Error(`Context 'stage' must be a string, got ${JSON.stringify(stage)}`);
+  }
+  const overrides = parseOverrides(scope.node.tryGetContext('mlops'));
+  if (stage !== undefined && overrides.stage !== undefined && overrides.stage !== stage) {
+    throw new Error(`Context 'stage' (${stage}) and 'mlops.stage' (${overrides.stage}) disagree`);
+  }
+  return stageConfig({ ...overrides, stage: stage ?? overrides.stage ?? 'dev' });
+}
+
+function parseOverrides(raw: unknown): StageConfigOverrides & { stage?: string } {
+  if (raw === undefined || raw === null || raw === '') return {};
+  let value: unknown = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (error) {
+      throw new Error(`Context 'mlops' must be a JSON object, got ${raw}`, { cause: error });
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error(`Context 'mlops' must be an object, got ${JSON.stringify(value)}`);
+  }
+  // Field-level validation happens on the merged result, where unknown keys are rejected too.
+  return value as StageConfigOverrides & { stage?: string };
+}
+
+/** The CDK removal policy for stateful resources of this stage. */
+export function removalPolicyOf(config: StageConfig): RemovalPolicy {
+  return config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+}
+
+/** `Mlops-<stage>-<concern>`: the name of a stack. */
+export function stackName(config: StageConfig, concern: string): string {
+  return `Mlops-${config.stage}-${concern}`;
+}

@@ -1,0 +1,30 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference.js';
+import type { IConstruct } from 'constructs';
+
+/**
+ * Acknowledges the cdk-nag finding `AwsSolutions-IAM5[Resource::<resource>]` for ONE wildcard resource of a
+ * policy, e.g. `${bucket.bucketArn}/artifacts/*`.
+ *
+ * cdk-nag names the finding after the resource as it finally appears in the template. For a resource in
+ * another stack that is an `Fn::ImportValue` of a generated export name, which only exists once synthesis has
+ * resolved cross-stack references, after construction. So the id is computed in a construct validation hook:
+ * those run after references are resolved and before validation plugins such as cdk-nag. The id is derived
+ * with cdk-nag's own flattening, so it cannot drift from what cdk-nag reports.
+ *
+ * @example
+ * ```ts
+ * bucket.grantRead(fn, 'artifacts/*');
+ * acknowledgeWildcardResource(fn.role!.node.findChild('DefaultPolicy'), `${bucket.bucketArn}/artifacts/*`,
+ *   'Read-only access to the artifacts/ prefix of one bucket.');
+ * ```
+ */
+export function acknowledgeWildcardResource(policy: IConstruct, resource: string, reason: string): void {
+  policy.node.addValidation({
+    validate: () => {
+      const flattened = flattenCfnReference(Stack.of(policy).resolve(resource));
+      Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Resource::${flattened}]`, reason });
+      return [];
+    },
+  });
+}

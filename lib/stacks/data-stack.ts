@@ -1,0 +1,156 @@
+import { ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
+import type { Construct } from 'constructs';
+import { artifactBucket, registryTable, type KeyAttribute, type TableDefinition } from '../../src/aws/tables.js';
+import { removalPolicyOf, type StageConfig } from '../config.js';
+
+export interface DataStackProps extends StackProps {
+  readonly config: StageConfig;
+}
+
+/**
+ * The stateful foundation: the encryption key, the artifact bucket (and the bucket receiving its access
+ * logs) and the model registry table. Other stacks receive these as props and grant themselves access.
+ *
+ * @example
+ * ```ts
+ * const data = new DataStack(app, 'Mlops-dev-Data', { config });
+ * data.registryTable.grantReadData(fn);
+ * ```
+ */
+export class DataStack extends Stack {
+  /** Customer-managed key (rotated yearly) encrypting the bucket, the table and the log groups. */
+  public readonly key: kms.Key;
+  /** Receives the S3 server access logs of {@link artifactBucket}. */
+  public readonly accessLogBucket: s3.Bucket;
+  /** Model artifacts (`artifacts/<model>/<sha256>/...`), datasets, captures and reports. */
+  public readonly artifactBucket: s3.Bucket;
+  /** The model registry, built from `registryTable` in src/aws/tables.ts. */
+  public readonly registryTable: dynamodb.Table;
+
+  constructor(scope: Construct, id: string, props: DataStackProps) {
+    super(scope, id, props);
+    // Deliver server access logs through a bucket policy instead of the legacy LogDelivery ACL, which
+    // BUCKET_OWNER_ENFORCED (ACLs disabled) rules out. Set on the stack so it holds whatever cdk.json says.
+    this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+    const { config } = props;
+    const removalPolicy = removalPolicyOf(config);
+
+    this.key = new kms.Key(this, 'Key', {
+      alias: `alias/mlops-${config.stage}`,
+      description: `serverless-mlops ${config.stage}: artifacts, registry and logs`,
+      enableKeyRotation: true,
+      removalPolicy,
+      pendingWindow: Duration.days(config.production ? 30 : 7),
+    });
+    // CloudWatch Logs encrypts the log groups of every stack of this stage with the key; the encryption
+    // context condition limits it to log groups of this account and region.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchLogsOfThisAccount',
+        principals: [new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`)],
+        actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+        resources: ['*'],
+        conditions: {
+          ArnLike: {
+            'kms:EncryptionContext:aws:logs:arn': this.formatArn({
+              service: 'logs',
+              resource: 'log-group',
+              resourceName: '*',
+              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+            }),
+          },
+        },
+      }),
+    );
+
+    this.accessLogBucket = new s3.Bucket(this, 'AccessLogs', {
+      // Server access log delivery only supports SSE-S3 on the target bucket.
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      lifecycleRules: [
+        {
+          id: 'expire-access-logs',
+          expiration: Duration.days(config.accessLogExpirationDays),
+          noncurrentVersionExpiration: Duration.days(7),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy,
+    });
+
+    this.artifactBucket = new s3.Bucket(this, artifactBucket.id, {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'artifacts-bucket/',
+      lifecycleRules: [
+        {
+          id: 'tidy-versions-and-uploads',
+          // Artifacts are content-addressed and immutable; old versions only come from overwrites.
+          noncurrentVersionExpiration: Duration.days(config.production ? 90 : 30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy,
+    });
+
+    this.registryTable = tableFromDefinition(this, registryTable, {
+      encryptionKey: this.key,
+      deletionProtection: config.production,
+      removalPolicy,
+    });
+  }
+}
+
+interface TableOptions {
+  readonly encryptionKey: kms.IKey;
+  readonly deletionProtection: boolean;
+  readonly removalPolicy: ReturnType<typeof removalPolicyOf>;
+}
+
+/**
+ * Creates an on-demand, KMS-encrypted, point-in-time-recoverable table whose keys, indexes and TTL come from
+ * a {@link TableDefinition} (the same definition the local runtime gives dynalite).
+ */
+export function tableFromDefinition(scope: Construct, definition: TableDefinition, options: TableOptions): dynamodb.Table {
+  const table = new dynamodb.Table(scope, definition.id, {
+    partitionKey: attribute(definition.partitionKey),
+    ...(definition.sortKey ? { sortKey: attribute(definition.sortKey) } : {}),
+    ...(definition.timeToLiveAttribute ? { timeToLiveAttribute: definition.timeToLiveAttribute } : {}),
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    encryption: dynamodb.TableEncryption.CUSTOMER_MANAGED,
+    encryptionKey: options.encryptionKey,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    deletionProtection: options.deletionProtection,
+    removalPolicy: options.removalPolicy,
+  });
+  for (const index of definition.globalSecondaryIndexes) {
+    table.addGlobalSecondaryIndex({
+      indexName: index.indexName,
+      partitionKey: attribute(index.partitionKey),
+      ...(index.sortKey ? { sortKey: attribute(index.sortKey) } : {}),
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+  }
+  return table;
+}
+
+function attribute(key: KeyAttribute): dynamodb.Attribute {
+  return {
+    name: key.name,
+    type: key.type === 'S' ? dynamodb.AttributeType.STRING : dynamodb.AttributeType.NUMBER,
+  };
+}

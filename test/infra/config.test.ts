@@ -1,0 +1,89 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RootConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import { isProductionStage, loadStageConfig, removalPolicyOf, stackName, stageConfig } from '../../lib/config.js';
+
+/** A construct tree root carrying CDK context (an App would create a cdk.out folder in the temp dir). */
+const appWith = (context: Record<string, unknown>) => {
+  const root = new RootConstruct();
+  for (const [key, value] of Object.entries(context)) root.node.setContext(key, value);
+  return root;
+};
+
+describe('stageConfig', () => {
+  it('defaults a dev stage to IAM auth, destroyable resources and short log retention', () => {
+    const config = stageConfig();
+    expect(config).toMatchObject({
+      stage: 'dev',
+      production: false,
+      apiAuth: 'iam',
+      removalPolicy: 'destroy',
+      logRetentionDays: 14,
+      maxInstances: 1000,
+      maxBodyBytes: 1_048_576,
+      registryCacheTtlSeconds: 30,
+      predictMemoryMb: 1024,
+    });
+    expect(config.predictReservedConcurrency).toBeUndefined();
+    expect(removalPolicyOf(config)).toBe(RemovalPolicy.DESTROY);
+  });
+
+  it('treats prod stages as production: retained resources and a year of logs', () => {
+    const config = stageConfig({ stage: 'prod-eu' });
+    expect(config).toMatchObject({ production: true, removalPolicy: 'retain', logRetentionDays: 365 });
+    expect(removalPolicyOf(config)).toBe(RemovalPolicy.RETAIN);
+  });
+
+  it('merges partial throttle and quota overrides with the defaults', () => {
+    const config = stageConfig({ throttle: { rateLimit: 7 }, quota: { period: 'DAY' } });
+    expect(config.throttle).toEqual({ rateLimit: 7, burstLimit: stageConfig().throttle.burstLimit });
+    expect(config.quota).toEqual({ limit: stageConfig().quota.limit, period: 'DAY' });
+  });
+
+  it('names every invalid field', () => {
+    expect(() => stageConfig({ logRetentionDays: 10, maxInstances: 0 })).toThrow(/logRetentionDays[\s\S]*maxInstances|maxInstances[\s\S]*logRetentionDays/);
+  });
+
+  it('rejects unknown fields, bad stage names and duplicate API clients', () => {
+    expect(() => stageConfig({ apiAuthh: 'iam' } as never)).toThrow(/apiAuthh/);
+    expect(() => stageConfig({ stage: 'Prod_1' })).toThrow(/stage/);
+    expect(() => stageConfig({ apiClients: ['a', 'a'] })).toThrow(/apiClients/);
+  });
+
+  it('caps the body size at what API Gateway accepts', () => {
+    expect(() => stageConfig({ maxBodyBytes: 11 * 1024 * 1024 })).toThrow(/maxBodyBytes/);
+  });
+});
+
+describe('loadStageConfig', () => {
+  it('reads the stage and an override object from CDK context', () => {
+    const config = loadStageConfig(appWith({ stage: 'qa', mlops: { apiAuth: 'apiKey', apiClients: ['acme'] } }));
+    expect(config).toMatchObject({ stage: 'qa', apiAuth: 'apiKey', apiClients: ['acme'] });
+  });
+
+  it('accepts the override object as JSON, as `-c mlops=...` passes it', () => {
+    const config = loadStageConfig(appWith({ mlops: '{"maxInstances": 50, "throttle": {"burstLimit": 9}}' }));
+    expect(config).toMatchObject({ stage: 'dev', maxInstances: 50, throttle: { burstLimit: 9 } });
+  });
+
+  it('defaults to the dev stage', () => {
+    expect(loadStageConfig(appWith({})).stage).toBe('dev');
+  });
+
+  it('fails clearly on malformed context', () => {
+    expect(() => loadStageConfig(appWith({ mlops: '{not json' }))).toThrow(/'mlops' must be a JSON object/);
+    expect(() => loadStageConfig(appWith({ mlops: [1] }))).toThrow(/'mlops' must be an object/);
+    expect(() => loadStageConfig(appWith({ stage: 'a', mlops: { stage: 'b' } }))).toThrow(/disagree/);
+  });
+});
+
+describe('naming', () => {
+  it('names stacks Mlops-<stage>-<concern>', () => {
+    expect(stackName(stageConfig({ stage: 'dev' }), 'Serving')).toBe('Mlops-dev-Serving');
+  });
+
+  it('recognizes production stage names', () => {
+    expect(['prod', 'production', 'prod-eu'].map(isProductionStage)).toEqual([true, true, true]);
+    expect(['dev', 'product', 'preprod'].map(isProductionStage)).toEqual([false, false, false]);
+  });
+});
