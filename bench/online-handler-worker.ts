@@ -5,7 +5,7 @@
  */
 import { getDocumentClient, getS3Client } from '../src/aws/clients.js';
 import { DynamoDbModelRegistry } from '../src/aws/dynamodb-model-registry.js';
-import { S3ArtifactStore } from '../src/aws/s3-artifact-store.js';
+import { S3ObjectStore } from '../src/aws/s3-object-store.js';
 import { transformRecords } from '../src/core/features/transform.js';
 import { buildProxyEvent, type ProxyHandler } from '../src/local/api-gateway.js';
 import { lambdaContext } from '../src/local/lambda-context.js';
@@ -36,7 +36,7 @@ const handlerUs = await timeAsync(() => handler(event, context), ITERATIONS, WAR
 // The same model and input through the bare onnxruntime session.
 const served = await new ServedModels(
   new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE),
-  new S3ArtifactStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
+  new S3ObjectStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
   { ttlMs: 60_000 },
 ).production(model);
 const parsed = served.validator.parseObject(instance, 'x');

@@ -46,6 +46,7 @@ export async function benchOnline(): Promise<Record<string, unknown>> {
           AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_REQUIRED',
           AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_REQUIRED',
           REGISTRY_TABLE: 'mlops-local-registry',
+          PII_TOKEN_KEY: 'bench-pii-token-key-0123456789',
           ARTIFACT_BUCKET: 'mlops-local-artifacts',
           POWERTOOLS_METRICS_NAMESPACE: 'ServerlessMlops',
           POWERTOOLS_LOG_LEVEL: 'WARN',

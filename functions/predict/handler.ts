@@ -12,20 +12,30 @@ import type { z } from 'zod';
 import { httpErrors } from '../../src/serving/http-errors.js';
 import { handlePredictionApi, type PredictionApiDeps } from '../../src/serving/prediction-api.js';
 import { buildPredictDeps } from '../../src/serving/predict-deps.js';
+import { PREDICT_SERVICE, predictMetrics } from '../../src/serving/telemetry-names.js';
 
-const logger = new Logger({ serviceName: 'predict' });
-const metrics = new Metrics({ serviceName: 'predict' });
-const tracer = new Tracer({ serviceName: 'predict' });
+const logger = new Logger({ serviceName: PREDICT_SERVICE });
+const metrics = new Metrics({ serviceName: PREDICT_SERVICE });
+const tracer = new Tracer({ serviceName: PREDICT_SERVICE });
 
-let deps: PredictionApiDeps | undefined;
+let deps: Promise<PredictionApiDeps> | undefined;
 const getDeps = () =>
-  (deps ??= buildPredictDeps(process.env, (model, error) => {
-    metrics.addMetric('RegistryStale', MetricUnit.Count, 1);
-    logger.warn('registry unreachable; serving the last good deployment state', { model, error: error as Error });
+  (deps ??= buildPredictDeps(process.env, {
+    onStaleState: (model, error) => {
+      metrics.addMetric(predictMetrics.registryStale, MetricUnit.Count, 1);
+      logger.warn('registry unreachable or malformed; serving the last good deployment state', { model, error: error as Error });
+    },
+    onCaptureDropped: (count, error) => {
+      metrics.addMetric(predictMetrics.captureDropped, MetricUnit.Count, count);
+      logger.warn('capture records dropped', { count, ...(error ? { error: error as Error } : {}) });
+    },
+  }).catch((error: unknown) => {
+    deps = undefined; // retry the build on the next invocation
+    throw error;
   }));
 
 const lambdaHandler = async (event: z.infer<typeof APIGatewayProxyEventSchema>, _context: Context): Promise<APIGatewayProxyResult> =>
-  handlePredictionApi(getDeps(), event, metrics, logger);
+  handlePredictionApi(await getDeps(), event, metrics, logger);
 
 /**
  * Lambda entry point for the prediction API (API Gateway REST proxy integration). middy's early-timeout
@@ -38,3 +48,8 @@ export const handler = middy(lambdaHandler, { timeoutEarlyInMillis: 0 })
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .use(parser({ schema: APIGatewayProxyEventSchema }))
   .use(httpErrors(logger, metrics));
+
+/** Writes buffered captures now (the local runtime calls it on shutdown). */
+export async function flushCaptures(): Promise<void> {
+  if (deps) await (await deps).capture.flush();
+}

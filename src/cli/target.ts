@@ -1,14 +1,14 @@
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
-import { S3ArtifactStore } from '../aws/s3-artifact-store.js';
-import type { ArtifactStore, ModelRegistry } from '../core/registry/ports.js';
+import { S3ObjectStore } from '../aws/s3-object-store.js';
+import type { ObjectStore, ModelRegistry } from '../core/registry/ports.js';
 import { emulatorEnvironment, startEmulators } from '../local/emulators.js';
 import { localResourceNames, provisionLocalResources } from '../local/resources.js';
 import { readRuntimeInfo } from '../local/runtime.js';
 
 export interface Target {
   readonly registry: ModelRegistry;
-  readonly store: ArtifactStore;
+  readonly store: ObjectStore;
   readonly description: string;
   close(): Promise<void>;
 }
@@ -26,7 +26,7 @@ export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promis
     if (!table || !bucket) throw new Error('--target aws needs MLOPS_REGISTRY_TABLE and MLOPS_ARTIFACT_BUCKET (the stack outputs)');
     return {
       registry: new DynamoDbModelRegistry(getDocumentClient(), table),
-      store: new S3ArtifactStore(getS3Client(), bucket),
+      store: new S3ObjectStore(getS3Client(), bucket),
       description: `AWS (${table}, s3://${bucket})`,
       close: async () => undefined,
     };
@@ -37,7 +37,7 @@ export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promis
   await provisionLocalResources();
   return {
     registry: new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE),
-    store: new S3ArtifactStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
+    store: new S3ObjectStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
     description: running ? `the local runtime at ${running.url}` : `local data in ${dataDir}`,
     close: async () => {
       getDocumentClient().destroy();

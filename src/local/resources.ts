@@ -1,6 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { registryTable } from '../aws/tables.js';
+import { canaryAlarmPrefix, METRICS_NAMESPACE } from '../serving/telemetry-names.js';
 import { ensureBucket, ensureTable } from './provision.js';
 
 /** Physical names of the local resources (on AWS the stacks name them). */
@@ -9,13 +13,28 @@ export const localResourceNames = {
   ARTIFACT_BUCKET: 'mlops-local-artifacts',
 } as const;
 
-/** Environment every local function gets, exactly the variables CDK binds on AWS. */
-export function localFunctionEnvironment(): Record<string, string> {
+/**
+ * Environment every local function gets: the variables CDK binds on AWS, except that the PII token key is
+ * given directly (kept in the data dir) where AWS reads it from Secrets Manager.
+ */
+export function localFunctionEnvironment(dataDir: string): Record<string, string> {
   return {
     ...localResourceNames,
-    POWERTOOLS_METRICS_NAMESPACE: 'ServerlessMlops',
+    POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    PII_TOKEN_KEY: loadOrCreateSecret(dataDir, 'pii-token-key', 32),
+    CANARY_ALARM_PREFIX: canaryAlarmPrefix('local'),
   };
+}
+
+/** A random secret kept in a file of the data dir (mode 0600), created on first use. */
+export function loadOrCreateSecret(dataDir: string, name: string, bytes: number): string {
+  const file = join(dataDir, name);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const value = randomBytes(bytes).toString('base64url');
+  writeFileSync(file, value + '\n', { mode: 0o600 });
+  return value;
 }
 
 /** Creates every table and bucket the stacks define, in the emulators the SDK environment points at. */

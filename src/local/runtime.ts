@@ -1,14 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
-import { S3ArtifactStore } from '../aws/s3-artifact-store.js';
+import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { predictionRoutes } from '../serving/routes.js';
 import { createApiGateway, listen, type ProxyHandler } from './api-gateway.js';
 import { emulatorEnvironment, startEmulators, type Emulators } from './emulators.js';
-import { localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
+import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
 import { seedDemo } from './seed-demo.js';
 
 export interface LocalRuntimeOptions {
@@ -54,15 +53,20 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const emulators = await startEmulators({ dataDir });
   let server: Server | undefined;
   try {
-    Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment());
+    Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment(dataDir));
     await provisionLocalResources();
     if (options.seedDemo !== false) {
       const registry = new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE);
-      const store = new S3ArtifactStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET);
+      const store = new S3ObjectStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET);
       await seedDemo(registry, store, dataDir, log);
     }
-    const { handler } = (await import('../../functions/predict/handler.js')) as { handler: ProxyHandler };
-    const apiKey = options.apiKey ?? process.env.MLOPS_API_KEY ?? loadOrCreateApiKey(dataDir);
+    const predict = (await import('../../functions/predict/handler.js')) as { handler: ProxyHandler; flushCaptures(): Promise<void> };
+    const handler = predict.handler;
+    const apiKey = options.apiKey ?? process.env.MLOPS_API_KEY ?? loadOrCreateSecret(dataDir, 'api-key', 24);
+    // In Lambda a batch is written by the next request after it is due; locally a timer also writes it when traffic stops.
+    const flushEvery = Number(process.env.CAPTURE_FLUSH_SECONDS ?? 10) * 1000;
+    const flushTimer = setInterval(() => void predict.flushCaptures().catch(() => undefined), flushEvery);
+    flushTimer.unref();
     server = createApiGateway({ routes: predictionRoutes, handler, functionName: 'predict', apiKey });
     const address = await listen(server, options.port, options.host ?? '127.0.0.1');
     const url = `http://${address.address}:${address.port}`;
@@ -75,10 +79,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       dataDir,
       emulators,
       async close() {
+        clearInterval(flushTimer);
         await new Promise<void>((done) => {
           api.closeAllConnections();
           api.close(() => done());
         });
+        await predict.flushCaptures().catch(() => undefined);
         await emulators.close();
         rmSync(join(dataDir, RUNTIME_FILE), { force: true });
       },
@@ -101,12 +107,4 @@ export function readRuntimeInfo(dataDir: string): RuntimeInfo | null {
   } catch {
     return null; // stale file from a process that died
   }
-}
-
-function loadOrCreateApiKey(dataDir: string): string {
-  const file = join(dataDir, 'api-key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  const key = randomBytes(24).toString('base64url');
-  writeFileSync(file, key + '\n', { mode: 0o600 });
-  return key;
 }

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ArtifactStore, ModelRegistry } from '../core/registry/ports.js';
+import type { ObjectStore, ModelRegistry } from '../core/registry/ports.js';
 import { parseModelSpecJson } from '../core/spec/load-spec.js';
 import { generateCreditRisk, toCsv } from '../demo/credit-risk.js';
 import { trainAndPublish } from './train-and-publish.js';
@@ -11,7 +11,7 @@ export const DEMO_SPEC_PATH = join(import.meta.dirname, '..', '..', 'examples', 
  * First start: generate the demo dataset, train on it, upload the artifact, register it and make it
  * production. Later starts find the model registered and do nothing.
  */
-export async function seedDemo(registry: ModelRegistry, store: ArtifactStore, dataDir: string, log: (line: string) => void): Promise<void> {
+export async function seedDemo(registry: ModelRegistry, store: ObjectStore, dataDir: string, log: (line: string) => void): Promise<void> {
   const spec = parseModelSpecJson(readFileSync(DEMO_SPEC_PATH, 'utf8'));
   const existing = await registry.getDeployment(spec.name);
   if (existing?.productionVersion) return;

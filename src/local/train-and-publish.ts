@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDataset, type DatasetFormat } from '../core/data/dataset.js';
-import type { ArtifactStore, ModelRegistry } from '../core/registry/ports.js';
+import type { ObjectStore, ModelRegistry } from '../core/registry/ports.js';
 import { publishTrainedModel, type PublishResult } from '../core/registry/publish-model.js';
 import type { NewModelVersion } from '../core/registry/records.js';
 import type { ModelSpec } from '../core/spec/model-spec.js';
@@ -24,7 +24,7 @@ export interface TrainAndPublishInput {
 /** Trains with the TypeScript trainer on this machine and registers the result with its lineage. */
 export async function trainAndPublish(
   registry: ModelRegistry,
-  store: ArtifactStore,
+  store: ObjectStore,
   input: TrainAndPublishInput,
 ): Promise<PublishResult & { trained: TrainedModel }> {
   const rows = parseDataset(new TextDecoder().decode(input.data.bytes), input.data.format);

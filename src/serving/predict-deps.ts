@@ -1,19 +1,38 @@
+import { randomBytes } from 'node:crypto';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
-import { S3ArtifactStore } from '../aws/s3-artifact-store.js';
+import { S3ObjectStore } from '../aws/s3-object-store.js';
+import { readSecretString } from '../aws/secrets.js';
 import { parseEnv } from '../core/parse-env.js';
+import { CaptureBuffer } from './capture-buffer.js';
 import { predictConfigSchema } from './config.js';
 import type { PredictionApiDeps } from './prediction-api.js';
+import { PredictService } from './predict-service.js';
 import { ServedModels } from './served-models.js';
 
+export interface PredictHooks {
+  /** The registry could not be read; the last good state keeps serving. */
+  onStaleState?(model: string, error: unknown): void;
+  /** Capture records were dropped. */
+  onCaptureDropped?(count: number, error?: unknown): void;
+}
+
 /** Builds the predict function's dependencies once per container from its environment. */
-export function buildPredictDeps(env: Record<string, string | undefined>, onStaleState?: (model: string, error: unknown) => void): PredictionApiDeps {
+export async function buildPredictDeps(env: Record<string, string | undefined>, hooks: PredictHooks = {}): Promise<PredictionApiDeps> {
   const config = parseEnv(predictConfigSchema, env, 'the predict function');
   const registry = new DynamoDbModelRegistry(getDocumentClient(), config.REGISTRY_TABLE);
-  const store = new S3ArtifactStore(getS3Client(), config.ARTIFACT_BUCKET);
+  const store = new S3ObjectStore(getS3Client(), config.ARTIFACT_BUCKET);
   const models = new ServedModels(registry, store, {
     ttlMs: config.REGISTRY_CACHE_TTL_SECONDS * 1000,
-    ...(onStaleState ? { onStaleState } : {}),
+    ...(hooks.onStaleState ? { onStaleState: hooks.onStaleState } : {}),
   });
-  return { config, models };
+  const capture = new CaptureBuffer(store, {
+    flushMs: config.CAPTURE_FLUSH_SECONDS * 1000,
+    maxRecords: config.CAPTURE_MAX_RECORDS,
+    writerId: randomBytes(4).toString('hex'),
+    onDropped: hooks.onCaptureDropped ?? (() => undefined),
+  });
+  const piiKey = config.PII_TOKEN_KEY ?? (await readSecretString(config.PII_TOKEN_SECRET_ARN!));
+  const service = new PredictService(models, capture, { sampleRate: config.CAPTURE_SAMPLE_RATE, shadowBudgetMs: config.SHADOW_BUDGET_MS, piiKey });
+  return { config, models, service, capture };
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError, type FieldIssue } from '../core/errors.js';
 import { transformInto } from '../core/features/transform.js';
@@ -74,24 +73,39 @@ export function validateInstances(served: ServedModel, instances: readonly unkno
   return records;
 }
 
+/** Scores of one model version for a batch of records. */
+export interface ScoredBatch {
+  readonly scores: Float32Array;
+  readonly labels: Uint8Array;
+  readonly latencyMs: number;
+}
+
 /**
  * Scores validated records with a served model: one transform into a single Float32 matrix, one ONNX call.
  *
  * @example
- * const response = await predict(served, validateInstances(served, parseInstances(body, 1000)));
+ * const scored = await scoreRecords(served, validateInstances(served, parseInstances(body, 1000)));
  */
-export async function predict(served: ServedModel, records: readonly FeatureRecord[]): Promise<PredictResponse> {
+export async function scoreRecords(served: ServedModel, records: readonly FeatureRecord[]): Promise<ScoredBatch> {
+  const started = performance.now();
   const width = served.preprocessor.columns.length;
   const features = new Float32Array(records.length * width);
   for (let i = 0; i < records.length; i++) transformInto(served.preprocessor, records[i]!, features, i * width);
   const { scores, labels } = await served.scorer.score(features, records.length);
-  const { positive, negative } = served.spec.label;
+  return { scores, labels, latencyMs: performance.now() - started };
+}
+
+/** The class label value (spec's positive or negative) for a 0/1 prediction. */
+export function labelValue(served: ServedModel, label: number): string | number | boolean {
+  return label === 1 ? served.spec.label.positive : served.spec.label.negative;
+}
+
+/** Builds the V1 response body. */
+export function toPredictResponse(served: ServedModel, scored: ScoredBatch, predictionIds: readonly string[]): PredictResponse {
   const predictions: Prediction[] = [];
-  const predictionIds: string[] = [];
-  for (let i = 0; i < records.length; i++) {
-    const p = scores[i]!;
-    predictions.push({ prediction: labels[i] === 1 ? positive : negative, score: p, probabilities: [1 - p, p] });
-    predictionIds.push(randomUUID());
+  for (let i = 0; i < scored.scores.length; i++) {
+    const p = scored.scores[i]!;
+    predictions.push({ prediction: labelValue(served, scored.labels[i]!), score: p, probabilities: [1 - p, p] });
   }
   return { predictions, model: served.name, version: served.version.version, predictionIds };
 }

@@ -3,19 +3,24 @@ import { MethodNotAllowedError, NotFoundError } from '../core/errors.js';
 import { modelNameSchema } from '../core/spec/model-spec.js';
 import type { PredictConfig } from './config.js';
 import { describeModel, describeModels } from './describe-model.js';
-import { jsonResponse, readJsonBody, type HttpRequestParts } from './http.js';
-import { parseInstances, predict, validateInstances } from './predict.js';
+import { header, jsonResponse, readJsonBody, type HttpRequestParts } from './http.js';
+import { parseInstances } from './predict.js';
+import type { PredictService } from './predict-service.js';
 import { predictionRoutes } from './routes.js';
 import type { ServedModels } from './served-models.js';
+import type { CaptureBuffer } from './capture-buffer.js';
+import { dimensions, predictMetrics } from './telemetry-names.js';
 
 export interface PredictionApiDeps {
   readonly config: PredictConfig;
   readonly models: ServedModels;
+  readonly service: PredictService;
+  readonly capture: CaptureBuffer;
 }
 
 /** The slice of Powertools Metrics the API uses (kept small so tests can pass a recorder). */
 export interface ApiMetrics {
-  addMetric(name: string, unit: 'Count' | 'Milliseconds', value: number): void;
+  addMetric(name: string, unit: 'Count' | 'Milliseconds' | 'None', value: number): void;
   addDimension(name: string, value: string): void;
 }
 
@@ -35,7 +40,7 @@ export interface ApiRequest extends HttpRequestParts {
  * `POST /v1/models/{model}/predict`.
  */
 export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiRequest, metrics: ApiMetrics, logger: ApiLogger): Promise<APIGatewayProxyResult> {
-  metrics.addMetric('Requests', 'Count', 1);
+  metrics.addMetric(predictMetrics.requests, 'Count', 1);
   const route = predictionRoutes.find((r) => r.resource === request.resource);
   if (!route) throw new NotFoundError(`no route ${request.resource}`);
   if (route.method !== request.httpMethod) throw new MethodNotAllowedError(`${request.resource} accepts ${route.method} only`);
@@ -51,17 +56,21 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       const name = modelParam(request);
       const body = readJsonBody(request, deps.config.MAX_BODY_BYTES);
       const instances = parseInstances(body, deps.config.MAX_INSTANCES);
-      const served = await deps.models.production(name);
+      const outcome = await deps.service.predict(name, instances, header(request.headers, 'x-routing-key'));
+      const { served, scored } = outcome;
+      metrics.addDimension(dimensions.model, name);
+      metrics.addDimension(dimensions.variant, outcome.variant);
       if (!served.transformCodeMatches) {
-        metrics.addMetric('TransformCodeMismatch', 'Count', 1);
+        metrics.addMetric(predictMetrics.transformCodeMismatch, 'Count', 1);
         logger.warn('model was fitted by different transform code than the one serving it', { model: name, version: served.version.version });
       }
-      const records = validateInstances(served, instances);
-      const response = await predict(served, records);
-      metrics.addDimension('model', name);
-      metrics.addMetric('Predictions', 'Count', records.length);
-      metrics.addMetric('PredictLatency', 'Milliseconds', performance.now() - started);
-      return jsonResponse(200, response, { 'x-model-version': String(served.version.version) });
+      let sum = 0;
+      for (const s of scored.scores) sum += s;
+      metrics.addMetric(predictMetrics.predictions, 'Count', scored.scores.length);
+      metrics.addMetric(predictMetrics.scoreMean, 'None', sum / scored.scores.length);
+      if (outcome.shadowsScored > 0) metrics.addMetric(predictMetrics.shadowPredictions, 'Count', outcome.shadowsScored * scored.scores.length);
+      metrics.addMetric(predictMetrics.latency, 'Milliseconds', performance.now() - started);
+      return jsonResponse(200, outcome.response, { 'x-model-version': String(served.version.version), 'x-model-variant': outcome.variant });
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The HTTP API served by the predict function, described once.
+ * The HTTP API, described once.
  *
  * API Gateway (lib/constructs/prediction-api.ts) creates these resources and methods; the local API Gateway
  * emulator (src/local/api-gateway.ts) matches requests against the same templates and fills
@@ -13,10 +13,26 @@ export interface RouteDefinition {
   readonly hasBody: boolean;
 }
 
+/** Served by the predict function; callers authenticate as configured (IAM or API key). */
 export const predictionRoutes = [
   { method: 'GET', resource: '/v1/models', hasBody: false },
   { method: 'GET', resource: '/v1/models/{model}', hasBody: false },
   { method: 'POST', resource: '/v1/models/{model}/predict', hasBody: true },
 ] as const satisfies readonly RouteDefinition[];
 
+/**
+ * Served by the admin function; always IAM (SigV4) authorized, never reachable with a client API key.
+ * Locally the emulator checks SigV4 signatures made with the local credentials.
+ */
+export const adminRoutes = [
+  { method: 'GET', resource: '/v1/admin/models/{model}/versions', hasBody: false },
+  { method: 'GET', resource: '/v1/admin/models/{model}/versions/{version}', hasBody: false },
+  { method: 'GET', resource: '/v1/admin/models/{model}/history', hasBody: false },
+  { method: 'POST', resource: '/v1/admin/models/{model}/promote', hasBody: true },
+  { method: 'POST', resource: '/v1/admin/models/{model}/rollback', hasBody: true },
+  { method: 'GET', resource: '/v1/admin/models/{model}/shadow-report', hasBody: false },
+  { method: 'GET', resource: '/v1/admin/lineage/{predictionId}', hasBody: false },
+] as const satisfies readonly RouteDefinition[];
+
 export type PredictionRoute = (typeof predictionRoutes)[number];
+export type AdminRoute = (typeof adminRoutes)[number];

@@ -3,7 +3,7 @@ import { IntegrityError, NotFoundError } from '../core/errors.js';
 import type { Preprocessor } from '../core/features/preprocessor.js';
 import { TRANSFORM_CODE_HASH } from '../core/features/transform-code-hash.js';
 import { parseModelMetadata } from '../core/registry/model-metadata.js';
-import type { ArtifactStore, ModelRegistry } from '../core/registry/ports.js';
+import type { ObjectStore, ModelRegistry } from '../core/registry/ports.js';
 import type { DeploymentState, ModelVersion } from '../core/registry/records.js';
 import type { ModelSpec } from '../core/spec/model-spec.js';
 import { buildRecordValidator, type RecordValidator } from '../core/validation/record-validator.js';
@@ -42,12 +42,13 @@ interface CachedState {
 export class ServedModels {
   private readonly states = new Map<string, CachedState>();
   private readonly versions = new Map<string, Promise<ServedModel>>();
+  private readonly ready = new Map<string, ServedModel>();
   private list: { value: DeploymentState[]; fetchedAt: number } | undefined;
   private readonly now: () => number;
 
   constructor(
     private readonly registry: ModelRegistry,
-    private readonly store: ArtifactStore,
+    private readonly store: ObjectStore,
     private readonly options: ServedModelsOptions,
   ) {
     this.now = options.now ?? Date.now;
@@ -60,9 +61,27 @@ export class ServedModels {
 
   /** The production version of a model, loaded. */
   async production(model: string): Promise<ServedModel> {
+    const state = await this.servingState(model);
+    return this.load(model, state.productionVersion!);
+  }
+
+  /** The deployment state of a model that serves (has a production version); 404 otherwise. */
+  async servingState(model: string): Promise<DeploymentState> {
     const state = await this.deployment(model);
     if (!state || state.productionVersion === null) throw new NotFoundError(`model "${model}" does not exist or has no production version`);
-    return this.load(model, state.productionVersion);
+    return state;
+  }
+
+  /**
+   * A version if it is already loaded; otherwise starts loading it in the background and returns undefined.
+   * Shadows use this: a request never waits for a shadow to load.
+   */
+  peek(model: string, version: number): ServedModel | undefined {
+    const key = `${model}@${version}`;
+    const ready = this.ready.get(key);
+    if (ready) return ready;
+    this.load(model, version).catch(() => undefined);
+    return undefined;
   }
 
   private async deployment(model: string): Promise<DeploymentState | null> {
@@ -87,7 +106,10 @@ export class ServedModels {
     let served = this.versions.get(key);
     if (!served) {
       served = this.loadVersion(model, version);
-      served.catch(() => this.versions.delete(key));
+      served.then(
+        (value) => this.ready.set(key, value),
+        () => this.versions.delete(key),
+      );
       this.versions.set(key, served);
     }
     return served;

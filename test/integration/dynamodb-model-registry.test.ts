@@ -4,6 +4,9 @@ import { getDocumentClient } from '../../src/aws/clients.js';
 import { ConflictError, IntegrityError, NotFoundError } from '../../src/core/errors.js';
 import type { NewModelVersion } from '../../src/core/registry/records.js';
 import { localResourceNames } from '../../src/local/resources.js';
+import { defaultGateTolerances } from '../../src/core/registry/promotion-gate.js';
+import { RegistryService } from '../../src/core/registry/registry-service.js';
+import { promoteToProduction } from '../../src/core/registry/rollout.js';
 import { localRegistry } from '../support/demo-model.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
 
@@ -54,39 +57,71 @@ describe('DynamoDbModelRegistry', () => {
     expect((await registry.getDeployment('race'))?.latestVersion).toBe(25);
   });
 
-  it('points production at a version and bumps the revision', async () => {
+  it('applies a deployment change as one conditional write and records it in the audit trail', async () => {
     const registry = localRegistry();
     await registry.registerVersion(newVersion('prod'));
-    const before = await registry.getDeployment('prod');
-    expect(before).toMatchObject({ productionVersion: null, revision: 0, canary: null, shadowVersions: [] });
-    const after = await registry.setProduction('prod', 1, { actor: 'alice', reason: 'first' });
+    const before = (await registry.getDeployment('prod'))!;
+    expect(before).toMatchObject({ productionVersion: null, revision: 0, canary: null, shadowVersions: [], productionHistory: [] });
+    const v1 = (await registry.getVersion('prod', 1))!;
+    const after = await registry.applyDeploymentChange('prod', promoteToProduction(before, v1), { actor: 'alice', reason: 'first', expectedRevision: 0 });
     expect(after).toMatchObject({ productionVersion: 1, revision: 1, updatedBy: 'alice' });
-  });
-
-  it('lets exactly one of two concurrent changes on the same revision win', async () => {
-    const registry = localRegistry();
-    await registry.registerVersion(newVersion('duel'));
-    await registry.registerVersion(newVersion('duel'));
-    const { revision } = (await registry.getDeployment('duel'))!;
-    const outcomes = await Promise.allSettled([
-      registry.setProduction('duel', 1, { actor: 'a', expectedRevision: revision }),
-      registry.setProduction('duel', 2, { actor: 'b', expectedRevision: revision }),
+    expect(await registry.getDeployment('prod')).toEqual(after);
+    expect(await registry.listAudit('prod')).toEqual([
+      expect.objectContaining({ action: 'promote', actor: 'alice', reason: 'first', revision: 1, from: expect.objectContaining({ productionVersion: null }), to: expect.objectContaining({ productionVersion: 1 }) }),
     ]);
-    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
-    const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
-    expect(lost.reason).toBeInstanceOf(ConflictError);
-    expect(lost.reason.message).toMatch(/changed meanwhile/);
   });
 
-  it('refuses to serve a version that does not exist', async () => {
+  it('lets exactly one of two concurrent promotions win, every time (50 races)', async () => {
+    const registry = localRegistry();
+    const service = new RegistryService(registry, defaultGateTolerances);
+    for (let i = 0; i < 3; i++) await registry.registerVersion(newVersion('duel'));
+    await service.promote('duel', { version: 1, actor: 'setup' });
+    for (let race = 0; race < 50; race++) {
+      const { revision, productionVersion } = (await registry.getDeployment('duel'))!;
+      const [a, b] = productionVersion === 2 ? [1, 3] : [2, 3];
+      const outcomes = await Promise.allSettled([
+        service.promote('duel', { version: a, actor: 'a', expectedRevision: revision }),
+        service.promote('duel', { version: b, actor: 'b', expectedRevision: revision }),
+      ]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled'), `race ${race}`).toHaveLength(1);
+      const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+      expect(lost.reason).toBeInstanceOf(ConflictError);
+      expect((await registry.getDeployment('duel'))!.revision).toBe(revision + 1);
+    }
+  });
+
+  it('refuses a stale revision with a conflict naming the current one', async () => {
+    const registry = localRegistry();
+    const service = new RegistryService(registry, defaultGateTolerances);
+    await registry.registerVersion(newVersion('stale'));
+    await registry.registerVersion(newVersion('stale'));
+    await service.promote('stale', { version: 1, actor: 'a' });
+    await expect(service.promote('stale', { version: 2, actor: 'b', expectedRevision: 0 })).rejects.toThrow(/at revision 1, not 0/);
+  });
+
+  it('lists versions oldest first and archives one, after which it cannot be deployed', async () => {
+    const registry = localRegistry();
+    const service = new RegistryService(registry, defaultGateTolerances);
+    for (let i = 0; i < 3; i++) await registry.registerVersion(newVersion('arch'));
+    await service.promote('arch', { version: 1, actor: 'a' });
+    expect((await registry.listVersions('arch')).map((v) => v.version)).toEqual([1, 2, 3]);
+    const archived = await service.archive('arch', 2, { actor: 'a', reason: 'bad data' });
+    expect(archived).toMatchObject({ status: 'archived', archivedAt: expect.any(String) });
+    await expect(service.promote('arch', { version: 2, actor: 'a' })).rejects.toThrow(/archived and cannot be deployed/);
+    await expect(service.archive('arch', 2, { actor: 'a' })).rejects.toBeInstanceOf(ConflictError);
+    await expect(service.archive('arch', 1, { actor: 'a' })).rejects.toThrow(/is deployed/);
+    await expect(service.archive('arch', 9, { actor: 'a' })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('refuses to deploy a version that does not exist', async () => {
     const registry = localRegistry();
     await registry.registerVersion(newVersion('missing'));
-    await expect(registry.setProduction('missing', 7, { actor: 'a' })).rejects.toBeInstanceOf(NotFoundError);
+    await expect(new RegistryService(registry, defaultGateTolerances).promote('missing', { version: 7, actor: 'a' })).rejects.toBeInstanceOf(NotFoundError);
   });
 
   it('lists every model through the index', async () => {
     const models = (await localRegistry().listModels()).map((m) => m.model);
-    expect(models).toEqual(expect.arrayContaining(['seq', 'race', 'prod', 'duel']));
+    expect(models).toEqual(expect.arrayContaining(['seq', 'race', 'prod', 'duel', 'arch']));
     expect([...models].sort()).toEqual(models);
   });
 

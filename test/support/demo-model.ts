@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { getDocumentClient, getS3Client } from '../../src/aws/clients.js';
 import { DynamoDbModelRegistry } from '../../src/aws/dynamodb-model-registry.js';
-import { S3ArtifactStore } from '../../src/aws/s3-artifact-store.js';
+import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { parseModelSpecJson } from '../../src/core/spec/load-spec.js';
 import type { ModelSpec } from '../../src/core/spec/model-spec.js';
 import type { Algorithm } from '../../src/core/training/fit-network.js';
@@ -40,7 +40,7 @@ export function localRegistry() {
 }
 
 export function localStore() {
-  return new S3ArtifactStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET);
+  return new S3ObjectStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET);
 }
 
 /** Trains a small demo model and registers it in the emulators the environment points at. */

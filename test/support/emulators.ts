@@ -17,7 +17,7 @@ export interface TestEmulators {
 export async function startTestEmulators(): Promise<TestEmulators> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mlops-test-'));
   const emulators = await startEmulators({ dataDir, inMemoryDynamoDb: true });
-  Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment());
+  Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment(dataDir));
   await provisionLocalResources();
   return {
     emulators,

@@ -4,8 +4,9 @@ import { exportNetworkToOnnx, MODEL_SIGNATURE } from '../onnx/export-network.js'
 import type { ModelSpec } from '../spec/model-spec.js';
 import type { TrainedModel } from '../training/train-model.js';
 import type { ModelMetadata } from './model-metadata.js';
-import type { ArtifactStore, ModelRegistry } from './ports.js';
+import type { ObjectStore, ModelRegistry } from './ports.js';
 import type { ModelVersion, NewModelVersion } from './records.js';
+import { promoteToProduction } from './rollout.js';
 
 export interface PublishInput {
   readonly spec: ModelSpec;
@@ -32,7 +33,7 @@ export interface PublishResult {
  * @example
  * const { version } = await publishTrainedModel(registry, store, { spec, trained, dataset, ... });
  */
-export async function publishTrainedModel(registry: ModelRegistry, store: ArtifactStore, input: PublishInput): Promise<PublishResult> {
+export async function publishTrainedModel(registry: ModelRegistry, store: ObjectStore, input: PublishInput): Promise<PublishResult> {
   const { spec, trained } = input;
   const onnx = exportNetworkToOnnx(trained.network, {
     threshold: spec.threshold,
@@ -76,11 +77,12 @@ export async function publishTrainedModel(registry: ModelRegistry, store: Artifa
     },
     trainer: { kind: 'local' },
     ...(input.gitSha ? { gitSha: input.gitSha } : {}),
+    producerVersion: input.producerVersion,
     environment: input.environment,
   });
   const state = await registry.getDeployment(spec.name);
   if (state && state.productionVersion === null) {
-    await registry.setProduction(spec.name, version.version, {
+    await registry.applyDeploymentChange(spec.name, promoteToProduction(state, version), {
       actor: input.createdBy,
       reason: 'first version of the model',
       expectedRevision: state.revision,

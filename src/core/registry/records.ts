@@ -50,7 +50,10 @@ export const modelVersionSchema = z.object({
     jobName: z.string().optional(),
   }),
   gitSha: z.string().optional(),
+  /** Version of this project that wrote the artifact (part of the ONNX bytes; needed to replay). */
+  producerVersion: z.string().optional(),
   environment: z.object({ node: z.string(), platform: z.string(), lockfileSha256: z.string().optional() }),
+  archivedAt: z.string().optional(),
 });
 
 export type ModelVersion = z.infer<typeof modelVersionSchema>;
@@ -64,6 +67,8 @@ export const deploymentStateSchema = z.object({
   productionVersion: z.number().int().positive().nullable(),
   canary: z.object({ version: z.number().int().positive(), weight: z.number().min(0).max(100) }).nullable(),
   shadowVersions: z.array(z.number().int().positive()),
+  /** Earlier production versions, most recent last (what `rollback` returns to). */
+  productionHistory: z.array(z.number().int().positive()).default([]),
   /** Incremented by every deployment change; changes are conditional on it. */
   revision: z.number().int().nonnegative(),
   updatedAt: z.string(),
@@ -71,6 +76,24 @@ export const deploymentStateSchema = z.object({
 });
 
 export type DeploymentState = z.infer<typeof deploymentStateSchema>;
+
+/** The fields of the deployment state a change sets (the rest is bookkeeping). */
+export type Deployment = Pick<DeploymentState, 'productionVersion' | 'canary' | 'shadowVersions' | 'productionHistory'>;
+
+export const auditRecordSchema = z.object({
+  model: z.string(),
+  revision: z.number().int(),
+  at: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  reason: z.string().optional(),
+  from: z.record(z.string(), z.unknown()),
+  to: z.record(z.string(), z.unknown()),
+  /** Set when a promotion gate was overridden. */
+  forced: z.boolean().optional(),
+});
+
+export type AuditRecord = z.infer<typeof auditRecordSchema>;
 
 /** Who changes something, and why (recorded in the audit trail). */
 export interface ChangeContext {

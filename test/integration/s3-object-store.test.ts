@@ -10,7 +10,7 @@ beforeAll(async () => {
 });
 afterAll(async () => env?.close());
 
-describe('S3ArtifactStore', () => {
+describe('S3ObjectStore', () => {
   it('stores and returns bytes unchanged, with an s3:// uri', async () => {
     const store = localStore();
     const body = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) % 256);

@@ -1,12 +1,12 @@
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { NotFoundError } from '../core/errors.js';
-import type { ArtifactStore } from '../core/registry/ports.js';
+import type { ObjectStore } from '../core/registry/ports.js';
 
 /**
- * Artifacts in an S3 bucket. Keys are content-addressed by the callers (see s3Layout), so objects are
- * written once and never change.
+ * Objects in an S3 bucket: content-addressed artifacts and datasets (written once, never changed) and
+ * capture batches (see s3Layout).
  */
-export class S3ArtifactStore implements ArtifactStore {
+export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -26,6 +26,17 @@ export class S3ArtifactStore implements ArtifactStore {
       if (error instanceof NoSuchKey) throw new NotFoundError(`artifact ${this.uri(key)} does not exist`, { cause: error });
       throw error;
     }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
   }
 
   uri(key: string): string {

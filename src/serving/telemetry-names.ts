@@ -1,0 +1,50 @@
+/**
+ * Metric names and dimensions the functions emit (Powertools EMF) and the alarms in lib/ watch. One list, so
+ * a renamed metric cannot silently orphan an alarm.
+ */
+export const METRICS_NAMESPACE = 'ServerlessMlops';
+
+export const PREDICT_SERVICE = 'predict';
+
+export const predictMetrics = {
+  /** One per request (dimensions: service; plus model and variant once the request is routed). */
+  requests: 'Requests',
+  /** Instances scored. */
+  predictions: 'Predictions',
+  /** Handler-side latency of a predict request, milliseconds. */
+  latency: 'PredictLatency',
+  clientErrors: 'ClientErrors',
+  serverErrors: 'ServerErrors',
+  /** Mean score of the request's instances (alarms compare canary with production). */
+  scoreMean: 'ScoreMean',
+  /** Shadow versions scored (dimension shadowVersion is not used: cardinality). */
+  shadowPredictions: 'ShadowPredictions',
+  /** Capture records that could not be written. */
+  captureDropped: 'CaptureDropped',
+  /** Registry unreachable or malformed: the last good state kept serving. */
+  registryStale: 'RegistryStale',
+  transformCodeMismatch: 'TransformCodeMismatch',
+} as const;
+
+/** Dimension names added to routed requests. */
+export const dimensions = { model: 'model', variant: 'variant' } as const;
+
+export type { Variant } from '../core/routing/canary.js';
+
+/** Kinds of canary alarm; each alarm is named `${canaryAlarmPrefix(stage)}${model}-${kind}`. */
+export const canaryAlarmKinds = ['errors', 'latency', 'divergence'] as const;
+export type CanaryAlarmKind = (typeof canaryAlarmKinds)[number];
+
+export const canaryAlarmPrefix = (stage: string) => `mlops-${stage}-canary-`;
+
+export function canaryAlarmName(stage: string, model: string, kind: CanaryAlarmKind): string {
+  return `${canaryAlarmPrefix(stage)}${model}-${kind}`;
+}
+
+/** The model a canary alarm watches, from its name; null when the name is not one of ours. */
+export function modelOfCanaryAlarm(alarmName: string, prefix: string): string | null {
+  if (!alarmName.startsWith(prefix)) return null;
+  const rest = alarmName.slice(prefix.length);
+  for (const kind of canaryAlarmKinds) if (rest.endsWith(`-${kind}`)) return rest.slice(0, -kind.length - 1) || null;
+  return null;
+}
