@@ -3,16 +3,26 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { RouteDefinition } from '../serving/routes.js';
+import { verifySigV4, type Credentials } from '../aws/sigv4.js';
 import { lambdaContext } from './lambda-context.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-export interface ApiGatewayOptions {
+/** A set of routes served by one function, with how callers authenticate. */
+export interface Integration {
   readonly routes: readonly RouteDefinition[];
   readonly handler: ProxyHandler;
   readonly functionName: string;
-  /** Required in `x-api-key` (the local stand-in for API Gateway's API-key check). */
+  /** `apiKey`: `x-api-key` must match; `iam`: a valid SigV4 signature (service execute-api) is required. */
+  readonly auth: 'apiKey' | 'iam';
+}
+
+export interface ApiGatewayOptions {
+  readonly integrations: readonly Integration[];
+  /** Required in `x-api-key` on apiKey routes (the local stand-in for API Gateway's API-key check). */
   readonly apiKey: string;
+  /** The IAM identities accepted on iam routes (locally: the emulator credentials). */
+  readonly iamCredentials: readonly Credentials[];
   readonly stage?: string;
   /** API Gateway's payload limit: 10 MB. */
   readonly maxPayloadBytes?: number;
@@ -21,28 +31,43 @@ export interface ApiGatewayOptions {
 const TEN_MB = 10 * 1024 * 1024;
 
 /**
- * An API Gateway REST API emulator: each HTTP request becomes the proxy event API Gateway would send
+ * An API Gateway REST API emulator: each HTTP request is authenticated as its route requires (API key, or a
+ * SigV4 signature for IAM routes), then becomes the proxy event API Gateway would send
  * (resource template, path parameters, headers, base64 flag, request context) and is passed to the very
  * same handler module that runs in Lambda; its result becomes the HTTP response.
  */
 export function createApiGateway(options: ApiGatewayOptions): Server {
-  const matchers = options.routes.map((route) => ({ route, regex: templateRegex(route.resource) }));
+  const matchers = options.integrations.flatMap((integration) =>
+    integration.routes.map((route) => ({ route, integration, regex: templateRegex(route.resource) })),
+  );
   const maxBytes = options.maxPayloadBytes ?? TEN_MB;
   const expectedKey = Buffer.from(options.apiKey);
+  const lookup = (id: string) => options.iamCredentials.find((c) => c.accessKeyId === id);
 
   return createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname.replace(/\/+$/, '') || '/';
       const method = (req.method ?? 'GET').toUpperCase();
-      const given = Buffer.from(String(req.headers['x-api-key'] ?? ''));
-      if (given.length !== expectedKey.length || !timingSafeEqual(given, expectedKey)) return send(res, 403, { message: 'Forbidden' });
       const candidates = matchers.map((m) => ({ ...m, match: m.regex.exec(path) })).filter((m) => m.match);
-      if (candidates.length === 0) return send(res, 404, { message: `no route for ${method} ${path}` });
       const hit = candidates.find((c) => c.route.method === method);
+      const auth = hit?.integration.auth ?? candidates[0]?.integration.auth ?? 'apiKey';
+      if (auth === 'apiKey') {
+        const given = Buffer.from(String(req.headers['x-api-key'] ?? ''));
+        if (given.length !== expectedKey.length || !timingSafeEqual(given, expectedKey)) return send(res, 403, { message: 'Forbidden' });
+      }
+      if (candidates.length === 0) return send(res, 404, { message: `no route for ${method} ${path}` });
       if (!hit) return send(res, 405, { message: `${path} accepts ${candidates.map((c) => c.route.method).join(', ')}` }, { allow: candidates.map((c) => c.route.method).join(', ') });
       const body = await readBody(req, maxBytes);
       if (body === 'too-large') return send(res, 413, { message: 'Request Too Long' });
+      let caller: string | undefined;
+      if (auth === 'iam') {
+        const headers: Record<string, string> = {};
+        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers[req.rawHeaders[i]!] = req.rawHeaders[i + 1]!;
+        const verdict = await verifySigV4({ method, url: `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, headers, body: body.toString('utf8') }, lookup);
+        if (!verdict.ok) return send(res, 403, { message: verdict.reason });
+        caller = verdict.accessKeyId;
+      }
       const event = buildProxyEvent({
         method,
         path,
@@ -54,10 +79,11 @@ export function createApiGateway(options: ApiGatewayOptions): Server {
         sourceIp: (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
         httpVersion: req.httpVersion,
         ...(options.stage ? { stage: options.stage } : {}),
+        ...(caller ? { iamCaller: caller } : {}),
       });
       let result: APIGatewayProxyResult;
       try {
-        result = await options.handler(event, lambdaContext(options.functionName));
+        result = await hit.integration.handler(event, lambdaContext(hit.integration.functionName));
       } catch {
         // What API Gateway answers when the integration itself fails.
         return send(res, 502, { message: 'Internal server error' });
@@ -113,6 +139,8 @@ export interface ProxyRequestParts {
   readonly sourceIp?: string;
   readonly httpVersion?: string;
   readonly stage?: string;
+  /** Access key id of a SigV4-verified caller (IAM routes). */
+  readonly iamCaller?: string;
 }
 
 /** Builds the REST API proxy event API Gateway sends to a Lambda integration for one request. */
@@ -156,11 +184,11 @@ export function buildProxyEvent(parts: ProxyRequestParts): APIGatewayProxyEvent 
       protocol: `HTTP/${parts.httpVersion ?? '1.1'}`,
       httpMethod: parts.method,
       identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: lower('x-api-key') ?? null,
-        apiKeyId: 'local-key',
-        caller: null,
+        accessKey: parts.iamCaller ?? null,
+        accountId: parts.iamCaller ? '000000000000' : null,
+        apiKey: parts.iamCaller ? null : (lower('x-api-key') ?? null),
+        apiKeyId: parts.iamCaller ? null : 'local-key',
+        caller: parts.iamCaller ?? null,
         clientCert: null,
         cognitoAuthenticationProvider: null,
         cognitoAuthenticationType: null,
@@ -170,7 +198,7 @@ export function buildProxyEvent(parts: ProxyRequestParts): APIGatewayProxyEvent 
         sourceIp: parts.sourceIp ?? '127.0.0.1',
         user: null,
         userAgent: lower('user-agent') ?? null,
-        userArn: null,
+        userArn: parts.iamCaller ? `arn:aws:iam::000000000000:user/${parts.iamCaller}` : null,
       },
       path: `/${stage}${parts.path}`,
       stage,

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
-import { predictionRoutes } from '../serving/routes.js';
+import { adminRoutes, predictionRoutes } from '../serving/routes.js';
 import { createApiGateway, listen, type ProxyHandler } from './api-gateway.js';
 import { emulatorEnvironment, startEmulators, type Emulators } from './emulators.js';
 import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
@@ -67,7 +67,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const flushEvery = Number(process.env.CAPTURE_FLUSH_SECONDS ?? 10) * 1000;
     const flushTimer = setInterval(() => void predict.flushCaptures().catch(() => undefined), flushEvery);
     flushTimer.unref();
-    server = createApiGateway({ routes: predictionRoutes, handler, functionName: 'predict', apiKey });
+    const admin = (await import('../../functions/admin/handler.js')) as { handler: ProxyHandler };
+    server = createApiGateway({
+      integrations: [
+        { routes: predictionRoutes, handler, functionName: 'predict', auth: 'apiKey' },
+        { routes: adminRoutes, handler: admin.handler, functionName: 'admin', auth: 'iam' },
+      ],
+      apiKey,
+      iamCredentials: [{ accessKeyId: process.env.AWS_ACCESS_KEY_ID!, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY! }],
+    });
     const address = await listen(server, options.port, options.host ?? '127.0.0.1');
     const url = `http://${address.address}:${address.port}`;
     const info: RuntimeInfo = { pid: process.pid, url, dynamodbEndpoint: emulators.dynamodbEndpoint, s3Endpoint: emulators.s3Endpoint };

@@ -49,7 +49,7 @@ export async function trainAndPublish(
   return { ...published, trained };
 }
 
-function projectRoot(): string {
+export function projectRoot(): string {
   return join(import.meta.dirname, '..', '..');
 }
 
@@ -70,7 +70,7 @@ function readGitSha(root: string): string | undefined {
   }
 }
 
-function packageVersion(root: string): string {
+export function packageVersion(root: string): string {
   try {
     return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
   } catch {

@@ -5,8 +5,30 @@ import type { ModelSpec } from '../spec/model-spec.js';
 import type { TrainedModel } from '../training/train-model.js';
 import type { ModelMetadata } from './model-metadata.js';
 import type { ObjectStore, ModelRegistry } from './ports.js';
-import type { ModelVersion, NewModelVersion } from './records.js';
+import type { ModelMetrics, ModelVersion, NewModelVersion } from './records.js';
 import { promoteToProduction } from './rollout.js';
+
+/** Everything needed to register a model version from its files, whoever trained it. */
+export interface ArtifactRegistration {
+  readonly spec: ModelSpec;
+  readonly onnx: Uint8Array;
+  /** metadata.json bytes (spec + fitted preprocessor). */
+  readonly metadataBytes: Uint8Array;
+  readonly inputDim: number;
+  readonly specHash: string;
+  readonly transformCodeHash: string;
+  readonly dataset: { readonly fileName: string; readonly bytes: Uint8Array; readonly rows: NewModelVersion['dataset']['rows'] };
+  readonly metrics: ModelMetrics;
+  readonly algorithm: string;
+  readonly hyperparameters: Record<string, unknown>;
+  readonly seed: number;
+  readonly trainer: NewModelVersion['trainer'];
+  readonly createdBy: string;
+  readonly environment: NewModelVersion['environment'];
+  readonly gitSha?: string;
+  readonly producerVersion: string;
+  readonly description?: string;
+}
 
 export interface PublishInput {
   readonly spec: ModelSpec;
@@ -26,63 +48,77 @@ export interface PublishResult {
 }
 
 /**
- * Exports a trained model to ONNX, stores the artifact, its metadata and the training dataset under
- * content-addressed keys, registers a new version with its lineage, and makes the model's first version
- * production.
+ * Exports a model trained here to ONNX and registers it (see registerArtifacts).
  *
  * @example
  * const { version } = await publishTrainedModel(registry, store, { spec, trained, dataset, ... });
  */
 export async function publishTrainedModel(registry: ModelRegistry, store: ObjectStore, input: PublishInput): Promise<PublishResult> {
   const { spec, trained } = input;
-  const onnx = exportNetworkToOnnx(trained.network, {
-    threshold: spec.threshold,
-    producerVersion: input.producerVersion,
-    metadata: { model: spec.name, specHash: trained.preprocessor.specHash, columns: trained.preprocessor.columns.join(',') },
-  });
-  const onnxSha = sha256Hex(onnx);
-  const metadata: ModelMetadata = { format: 'serverless-mlops/model-metadata@1', spec, preprocessor: trained.preprocessor };
-  const metadataBytes = new TextEncoder().encode(JSON.stringify(metadata));
-  const prefix = s3Layout.artifactPrefix(spec.name, onnxSha);
-  const artifact = await store.put(`${prefix}model.onnx`, onnx, 'application/octet-stream');
-  await store.put(`${prefix}metadata.json`, metadataBytes, 'application/json');
-  const datasetSha = sha256Hex(input.dataset.bytes);
-  const datasetKey = s3Layout.datasetKey(spec.name, datasetSha, input.dataset.fileName);
-  const dataset = await store.put(datasetKey, input.dataset.bytes, 'application/octet-stream');
-
-  const version = await registry.registerVersion({
-    model: spec.name,
-    createdBy: input.createdBy,
-    ...(input.description ? { description: input.description } : {}),
-    artifact: { uri: artifact.uri, key: `${prefix}model.onnx`, sha256: onnxSha, bytes: onnx.length },
-    metadata: { key: `${prefix}metadata.json`, sha256: sha256Hex(metadataBytes) },
-    signature: {
-      input: MODEL_SIGNATURE.input,
-      inputDim: trained.preprocessor.columns.length,
-      outputs: [MODEL_SIGNATURE.probabilities, MODEL_SIGNATURE.label],
-    },
-    threshold: spec.threshold,
+  const { onnx, metadataBytes } = buildModelArtifacts(spec, trained, input.producerVersion);
+  return registerArtifacts(registry, store, {
+    spec,
+    onnx,
+    metadataBytes,
+    inputDim: trained.preprocessor.columns.length,
     specHash: trained.preprocessor.specHash,
     transformCodeHash: trained.preprocessor.transformCodeHash,
+    dataset: { ...input.dataset, rows: trained.rows },
+    metrics: trained.metrics,
     algorithm: trained.algorithm,
     hyperparameters: { ...trained.hyperparameters, holdoutFraction: trained.holdoutFraction },
     seed: trained.seed,
-    metrics: trained.metrics,
+    trainer: { kind: 'local' },
+    createdBy: input.createdBy,
+    environment: input.environment,
+    ...(input.gitSha ? { gitSha: input.gitSha } : {}),
+    producerVersion: input.producerVersion,
+    ...(input.description ? { description: input.description } : {}),
+  });
+}
+
+/**
+ * Stores the artifact, its metadata and the training dataset under content-addressed keys, registers a new
+ * version with its lineage, and makes a model's first version production.
+ */
+export async function registerArtifacts(registry: ModelRegistry, store: ObjectStore, input: ArtifactRegistration): Promise<PublishResult> {
+  const model = input.spec.name;
+  const onnxSha = sha256Hex(input.onnx);
+  const prefix = s3Layout.artifactPrefix(model, onnxSha);
+  const artifact = await store.put(`${prefix}model.onnx`, input.onnx, 'application/octet-stream');
+  await store.put(`${prefix}metadata.json`, input.metadataBytes, 'application/json');
+  const datasetSha = sha256Hex(input.dataset.bytes);
+  const dataset = await store.put(s3Layout.datasetKey(model, datasetSha, input.dataset.fileName), input.dataset.bytes, 'application/octet-stream');
+
+  const version = await registry.registerVersion({
+    model,
+    createdBy: input.createdBy,
+    ...(input.description ? { description: input.description } : {}),
+    artifact: { uri: artifact.uri, key: `${prefix}model.onnx`, sha256: onnxSha, bytes: input.onnx.length },
+    metadata: { key: `${prefix}metadata.json`, sha256: sha256Hex(input.metadataBytes) },
+    signature: { input: MODEL_SIGNATURE.input, inputDim: input.inputDim, outputs: [MODEL_SIGNATURE.probabilities, MODEL_SIGNATURE.label] },
+    threshold: input.spec.threshold,
+    specHash: input.specHash,
+    transformCodeHash: input.transformCodeHash,
+    algorithm: input.algorithm,
+    hyperparameters: input.hyperparameters,
+    seed: input.seed,
+    metrics: input.metrics,
     dataset: {
       uri: dataset.uri,
       ...(dataset.versionId ? { versionId: dataset.versionId } : {}),
       fileName: input.dataset.fileName,
       sha256: datasetSha,
-      rows: trained.rows,
+      rows: input.dataset.rows,
     },
-    trainer: { kind: 'local' },
+    trainer: input.trainer,
     ...(input.gitSha ? { gitSha: input.gitSha } : {}),
     producerVersion: input.producerVersion,
     environment: input.environment,
   });
-  const state = await registry.getDeployment(spec.name);
+  const state = await registry.getDeployment(model);
   if (state && state.productionVersion === null) {
-    await registry.applyDeploymentChange(spec.name, promoteToProduction(state, version), {
+    await registry.applyDeploymentChange(model, promoteToProduction(state, version), {
       actor: input.createdBy,
       reason: 'first version of the model',
       expectedRevision: state.revision,
@@ -90,6 +126,20 @@ export async function publishTrainedModel(registry: ModelRegistry, store: Object
     return { version, promoted: true };
   }
   return { version, promoted: false };
+}
+
+/**
+ * The two files of a model version, byte for byte: `model.onnx` and `metadata.json`. Publishing and replay
+ * both build them here, so a replay of the same training run gives the same sha256.
+ */
+export function buildModelArtifacts(spec: ModelSpec, trained: TrainedModel, producerVersion: string): { onnx: Uint8Array; metadataBytes: Uint8Array } {
+  const onnx = exportNetworkToOnnx(trained.network, {
+    threshold: spec.threshold,
+    producerVersion,
+    metadata: { model: spec.name, specHash: trained.preprocessor.specHash, columns: trained.preprocessor.columns.join(',') },
+  });
+  const metadata: ModelMetadata = { format: 'serverless-mlops/model-metadata@1', spec, preprocessor: trained.preprocessor };
+  return { onnx, metadataBytes: new TextEncoder().encode(JSON.stringify(metadata)) };
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
