@@ -31,14 +31,15 @@ export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): 
   }
   const data = new DataStack(app, stackName(config, 'Data'), {
     config,
-    description: `serverless-mlops ${config.stage}: key, artifact bucket, model registry`,
+    description: `serverless-mlops ${config.stage}: key, artifact bucket, model registry, PII token key`,
   });
   const serving = new ServingStack(app, stackName(config, 'Serving'), {
     config,
-    description: `serverless-mlops ${config.stage}: onnxruntime layer, predict function, prediction API`,
+    description: `serverless-mlops ${config.stage}: onnxruntime layer, predict and admin functions, API, canary rollback`,
     key: data.key,
     artifactBucket: data.artifactBucket,
     registryTable: data.registryTable,
+    piiTokenSecret: data.piiTokenSecret,
   });
 
   Tags.of(app).add('project', 'serverless-mlops');

@@ -14,6 +14,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
+import { modelNameSchema } from '../src/core/spec/model-spec.js';
 
 /** Retention periods CloudWatch Logs accepts (`logs.RetentionDays` values other than infinite). */
 export const LOG_RETENTION_DAYS = [
@@ -26,6 +27,41 @@ const API_GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
 const name = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 characters: lower-case letters, digits and dashes, starting with a letter');
+
+/** Standard-resolution metrics (EMF's default) can only be alarmed on whole minutes. */
+const ALARM_PERIOD_STEP_SECONDS = 60;
+/** CloudWatch evaluates at most one day of data for alarms on periods of a minute or more. */
+const MAX_ALARM_EVALUATION_SECONDS = 24 * 60 * 60;
+
+const rolloutSchema = z
+  .strictObject({
+    /** Models that get canary alarms (names as in their specs). */
+    models: z.array(modelNameSchema).refine((models) => new Set(models).size === models.length, 'must be unique'),
+    /** A canary whose server-error rate exceeds this percentage of its requests is rolled back. */
+    errorRatePercent: z.number().positive().max(100),
+    /** ... or whose p95 handler latency exceeds this, in milliseconds ... */
+    p95LatencyMs: z.number().positive(),
+    /** ... or whose mean score differs from production's by more than this (scores are probabilities). */
+    scoreDivergence: z.number().positive().max(1),
+    /** Alarm period, in seconds (whole minutes). */
+    periodSeconds: z
+      .number()
+      .int()
+      .positive()
+      .refine((seconds) => seconds % ALARM_PERIOD_STEP_SECONDS === 0, 'must be a multiple of 60'),
+    /** Periods an alarm looks at ... */
+    evaluationPeriods: z.number().int().positive(),
+    /** ... and how many of them must breach. */
+    datapointsToAlarm: z.number().int().positive(),
+  })
+  .refine((rollout) => rollout.datapointsToAlarm <= rollout.evaluationPeriods, {
+    message: 'datapointsToAlarm must not exceed evaluationPeriods',
+    path: ['datapointsToAlarm'],
+  })
+  .refine((rollout) => rollout.periodSeconds * rollout.evaluationPeriods <= MAX_ALARM_EVALUATION_SECONDS, {
+    message: 'periodSeconds x evaluationPeriods must not exceed one day',
+    path: ['evaluationPeriods'],
+  });
 
 export const stageConfigSchema = z
   .object({
@@ -76,15 +112,37 @@ export const stageConfigSchema = z
     accessLogExpirationDays: z.number().int().positive(),
     /** What happens to stateful resources (bucket, table, key, log groups) when their stack is deleted. */
     removalPolicy: z.enum(['retain', 'destroy']),
+    /** Share of predictions whose inputs are captured (ids, versions and outputs always are). */
+    captureSampleRate: z.number().min(0).max(1),
+    /** The predict function writes a capture batch when it is this old ... */
+    captureFlushSeconds: z.number().positive().max(900),
+    /** ... or holds this many records. */
+    captureMaxRecords: z.number().int().positive().max(100_000),
+    /** Most time shadow scoring may add to a predict request. */
+    shadowBudgetMs: z.number().int().nonnegative().max(10_000),
+    /**
+     * Promotion gate of the admin API: how much worse than production a candidate's holdout metrics may be
+     * (`force` overrides it).
+     */
+    promotionGate: z.strictObject({
+      maxAucDrop: z.number().nonnegative(),
+      maxAccuracyDrop: z.number().nonnegative(),
+      maxLogLossIncrease: z.number().nonnegative(),
+      maxBrierIncrease: z.number().nonnegative(),
+    }),
+    /** Canary alarms (per model) whose ALARM state rolls the canary back automatically. */
+    rollout: rolloutSchema,
   })
   .strict();
 
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 
 /** Fields a caller may override; nested objects may be given in part. */
-export type StageConfigOverrides = Partial<Omit<StageConfig, 'throttle' | 'quota'>> & {
+export type StageConfigOverrides = Partial<Omit<StageConfig, 'throttle' | 'quota' | 'promotionGate' | 'rollout'>> & {
   readonly throttle?: Partial<StageConfig['throttle']>;
   readonly quota?: Partial<StageConfig['quota']>;
+  readonly promotionGate?: Partial<StageConfig['promotionGate']>;
+  readonly rollout?: Partial<StageConfig['rollout']>;
 };
 
 /** The defaults for a stage before overrides: production-like stages keep data and logs longer. */
@@ -104,6 +162,20 @@ export function defaultStageConfig(stage: string, production = isProductionStage
     logRetentionDays: production ? 365 : 14,
     accessLogExpirationDays: production ? 365 : 30,
     removalPolicy: production ? 'retain' : 'destroy',
+    captureSampleRate: 1,
+    captureFlushSeconds: 10,
+    captureMaxRecords: 1000,
+    shadowBudgetMs: 20,
+    promotionGate: { maxAucDrop: 0.01, maxAccuracyDrop: 0.01, maxLogLossIncrease: 0.02, maxBrierIncrease: 0.01 },
+    rollout: {
+      models: ['credit-risk'],
+      errorRatePercent: 5,
+      p95LatencyMs: 200,
+      scoreDivergence: 0.1,
+      periodSeconds: 60,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+    },
   };
 }
 
@@ -125,6 +197,8 @@ export function stageConfig(overrides: StageConfigOverrides & { stage?: string }
     stage,
     throttle: { ...base.throttle, ...overrides.throttle },
     quota: { ...base.quota, ...overrides.quota },
+    promotionGate: { ...base.promotionGate, ...overrides.promotionGate },
+    rollout: { ...base.rollout, ...overrides.rollout },
   };
   const parsed = stageConfigSchema.safeParse(merged);
   if (!parsed.success) {
@@ -167,6 +241,14 @@ function parseOverrides(raw: unknown): StageConfigOverrides & { stage?: string }
 /** The CDK removal policy for stateful resources of this stage. */
 export function removalPolicyOf(config: StageConfig): RemovalPolicy {
   return config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+}
+
+/**
+ * `mlops-<stage>-<suffix>`: the physical name of a resource of this stage (API, keys, rules). Policies of one
+ * stack may refer to resources of another by this name without a cross-stack reference.
+ */
+export function resourceName(config: StageConfig, suffix: string): string {
+  return `mlops-${config.stage}-${suffix}`;
 }
 
 /** `Mlops-<stage>-<concern>`: the name of a stack. */

@@ -5,10 +5,11 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../../src/serving/telemetry-names.js';
 import { ML_RUNTIME, ONNX_RUNTIME_MODULES } from './onnxruntime-layer.js';
 
-/** CloudWatch namespace of the metrics every function emits (EMF via Powertools). */
-export const METRICS_NAMESPACE = 'ServerlessMlops';
+/** CloudWatch namespace of the metrics every function emits (EMF via Powertools); alarms watch the same one. */
+export { METRICS_NAMESPACE };
 
 /**
  * Makes CommonJS dependencies work inside the ESM bundle: esbuild's `require` shim needs a real `require`.

@@ -28,3 +28,20 @@ export function acknowledgeWildcardResource(policy: IConstruct, resource: string
     },
   });
 }
+
+/**
+ * Acknowledges `AwsSolutions-IAM5[Action::<action>]` on a policy, one finding per action pattern, each with its
+ * reason (e.g. the `kms:GenerateDataKey*` that CDK's encrypted-resource grants add).
+ *
+ * @example
+ * ```ts
+ * acknowledgeWildcardActions(policy, {
+ *   'kms:ReEncrypt*': 'From table.grantReadWriteData on a KMS-encrypted table; limited to the stage key.',
+ * });
+ * ```
+ */
+export function acknowledgeWildcardActions(policy: IConstruct, reasons: Readonly<Record<string, string>>): void {
+  for (const [action, reason] of Object.entries(reasons)) {
+    Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason });
+  }
+}

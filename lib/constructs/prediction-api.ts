@@ -5,18 +5,24 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { RouteDefinition } from '../../src/serving/routes.js';
+import { requestModelDefinitions, routeKey } from './request-models.js';
 
 export interface PredictionApiProps {
   /** The routes to serve (src/serving/routes.ts); every one is proxied to `handler`. */
   readonly routes: readonly RouteDefinition[];
   readonly handler: lambda.IFunction;
+  /**
+   * Registry operations (`adminRoutes`), proxied to their own function. Every admin method requires AWS_IAM
+   * (SigV4) whatever `auth` says: an API key alone never reaches them.
+   */
+  readonly admin?: { readonly routes: readonly RouteDefinition[]; readonly handler: lambda.IFunction };
   /** API Gateway stage name; also the first path segment of the URL. */
   readonly stageName: string;
   /** Prefix of the API's and API keys' names, e.g. `mlops-dev`. */
   readonly namePrefix: string;
   /**
-   * `iam`: every method requires a SigV4-signed request (AWS_IAM).
-   * `apiKey`: every method requires an `x-api-key` header of a key in the usage plan.
+   * `iam`: every method of `routes` requires a SigV4-signed request (AWS_IAM).
+   * `apiKey`: every method of `routes` requires an `x-api-key` header of a key in the usage plan.
    */
   readonly auth: 'iam' | 'apiKey';
   /** Stage-wide throttling of every method, and the per-key throttle of the usage plan. */
@@ -46,7 +52,8 @@ export const VALIDATION_ERROR_TEMPLATE =
 /**
  * The REST API in front of the predict function, built route by route from `predictionRoutes`: Lambda proxy
  * integration, IAM or API-key auth on every method, JSON-schema validation of bodies, path-parameter
- * validation, stage throttling, JSON access logs, execution logs (errors), X-Ray and metrics.
+ * validation, stage throttling, JSON access logs, execution logs (errors), X-Ray and metrics. The admin routes
+ * (`adminRoutes`), when given, go to the admin function and always require IAM.
  *
  * @example
  * ```ts
@@ -67,8 +74,10 @@ export class PredictionApi extends Construct {
   public readonly executionLogGroup: logs.LogGroup;
   /** JSON-schema model of the predict request body. */
   public readonly predictRequestModel: apigateway.Model;
+  /** The model of every route with a body (predict, promote, rollback), by `"<METHOD> <resource template>"`. */
+  public readonly requestModels: ReadonlyMap<string, apigateway.Model>;
   public readonly requestValidator: apigateway.RequestValidator;
-  /** Methods by `"<METHOD> <resource template>"`, e.g. `"POST /v1/models/{model}/predict"`. */
+  /** Methods (prediction and admin) by `"<METHOD> <resource template>"`, e.g. `"POST /v1/models/{model}/predict"`. */
   public readonly methods: ReadonlyMap<string, apigateway.Method>;
   /** Present in apiKey mode. */
   public readonly usagePlan?: apigateway.UsagePlan;
@@ -130,24 +139,24 @@ export class PredictionApi extends Construct {
       validateRequestBody: true,
       validateRequestParameters: true,
     });
-    this.predictRequestModel = this.api.addModel('PredictRequest', {
-      modelName: 'PredictRequest',
-      contentType: 'application/json',
-      description: 'KServe/TF-Serving V1 predict request: {"instances": [...]}',
-      schema: {
-        schema: apigateway.JsonSchemaVersion.DRAFT4,
-        title: 'PredictRequest',
-        type: apigateway.JsonSchemaType.OBJECT,
-        required: ['instances'],
-        properties: {
-          instances: {
-            type: apigateway.JsonSchemaType.ARRAY,
-            minItems: 1,
-            maxItems: props.maxInstances,
-          },
-        },
-      },
-    });
+    const groups = [
+      { routes: props.routes, handler: props.handler, auth: props.auth },
+      ...(props.admin ? [{ routes: props.admin.routes, handler: props.admin.handler, auth: 'iam' as const }] : []),
+    ];
+    const definitions = requestModelDefinitions({ maxInstances: props.maxInstances });
+    const requestModels = new Map<string, apigateway.Model>();
+    for (const route of groups.flatMap((group) => group.routes).filter((r) => r.hasBody)) {
+      const definition = definitions.get(routeKey(route));
+      if (!definition) throw new Error(`No request model for ${routeKey(route)}: add one to lib/constructs/request-models.ts`);
+      requestModels.set(
+        routeKey(route),
+        this.api.addModel(definition.modelName, { contentType: 'application/json', ...definition }),
+      );
+    }
+    this.requestModels = requestModels;
+    const predictModel = requestModels.get('POST /v1/models/{model}/predict');
+    if (!predictModel) throw new Error('The prediction routes must include POST /v1/models/{model}/predict');
+    this.predictRequestModel = predictModel;
     for (const [type, name] of [
       [apigateway.ResponseType.BAD_REQUEST_BODY, 'BadRequestBody'],
       [apigateway.ResponseType.BAD_REQUEST_PARAMETERS, 'BadRequestParameters'],
@@ -159,20 +168,25 @@ export class PredictionApi extends Construct {
       });
     }
 
-    const integration = new apigateway.LambdaIntegration(props.handler, { proxy: true, allowTestInvoke: false });
     const methods = new Map<string, apigateway.Method>();
-    for (const route of props.routes) {
-      const resource = this.api.root.resourceForPath(route.resource);
-      const method = resource.addMethod(route.method, integration, {
-        ...(props.auth === 'iam'
-          ? { authorizationType: apigateway.AuthorizationType.IAM }
-          : { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }),
-        requestValidator: this.requestValidator,
-        requestParameters: pathParameters(route.resource),
-        ...(route.hasBody ? { requestModels: { 'application/json': this.predictRequestModel } } : {}),
-      });
-      methods.set(`${route.method} ${route.resource}`, method);
-      acknowledgeMethodAuth(method, props.auth);
+    for (const group of groups) {
+      const integration = new apigateway.LambdaIntegration(group.handler, { proxy: true, allowTestInvoke: false });
+      for (const route of group.routes) {
+        const key = routeKey(route);
+        if (methods.has(key)) throw new Error(`Route ${key} is defined twice`);
+        const resource = this.api.root.resourceForPath(route.resource);
+        const model = requestModels.get(key);
+        const method = resource.addMethod(route.method, integration, {
+          ...(group.auth === 'iam'
+            ? { authorizationType: apigateway.AuthorizationType.IAM }
+            : { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: true }),
+          requestValidator: this.requestValidator,
+          requestParameters: pathParameters(route.resource),
+          ...(model ? { requestModels: { 'application/json': model } } : {}),
+        });
+        methods.set(key, method);
+        acknowledgeMethodAuth(method, group.auth);
+      }
     }
     this.methods = methods;
 
@@ -233,8 +247,8 @@ function acknowledgeMethodAuth(method: apigateway.Method, auth: 'iam' | 'apiKey'
     Validations.of(method).acknowledge({
       id: 'AwsSolutions-COG4',
       reason:
-        'Callers are services, not end users: the method uses AWS_IAM (SigV4) authorization, so there is no ' +
-        'Cognito user pool to authorize against.',
+        'Callers are services and operators, not end users: the method uses AWS_IAM (SigV4) authorization, so ' +
+        'there is no Cognito user pool to authorize against.',
     });
     return;
   }

@@ -1,20 +1,24 @@
-import { ArnFormat, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
 import { artifactBucket, registryTable, type KeyAttribute, type TableDefinition } from '../../src/aws/tables.js';
-import { removalPolicyOf, type StageConfig } from '../config.js';
+import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 
 export interface DataStackProps extends StackProps {
   readonly config: StageConfig;
 }
 
+/** Length of the generated PII token key (letters and digits: ~380 bits). */
+export const PII_TOKEN_KEY_LENGTH = 64;
+
 /**
  * The stateful foundation: the encryption key, the artifact bucket (and the bucket receiving its access
- * logs) and the model registry table. Other stacks receive these as props and grant themselves access.
+ * logs), the model registry table and the key that tokenizes PII in prediction captures. Other stacks receive these as props and grant themselves access.
  *
  * @example
  * ```ts
@@ -31,6 +35,11 @@ export class DataStack extends Stack {
   public readonly artifactBucket: s3.Bucket;
   /** The model registry, built from `registryTable` in src/aws/tables.ts. */
   public readonly registryTable: dynamodb.Table;
+  /**
+   * HMAC key with which the predict function tokenizes PII fields in captures (`PII_TOKEN_SECRET_ARN`);
+   * generated, encrypted with {@link key}, never rotated (tokens must stay joinable across captures).
+   */
+  public readonly piiTokenSecret: secretsmanager.Secret;
 
   constructor(scope: Construct, id: string, props: DataStackProps) {
     super(scope, id, props);
@@ -63,6 +72,24 @@ export class DataStack extends Stack {
               resourceName: '*',
               arnFormat: ArnFormat.COLON_RESOURCE_NAME,
             }),
+          },
+        },
+      }),
+    );
+
+    // EventBridge writes undeliverable events to dead-letter queues encrypted with the key (the canary rollback
+    // rule's, in the Serving stack). CDK does not grant this (aws/aws-cdk#20804); the conditions limit it to
+    // rules of this stage (named mlops-<stage>-...) in this account, without a reference to another stack.
+    this.key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowEventBridgeDeadLettersOfThisStage',
+        principals: [new iam.ServicePrincipal('events.amazonaws.com')],
+        actions: ['kms:GenerateDataKey', 'kms:Decrypt'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: {
+            'aws:SourceArn': this.formatArn({ service: 'events', resource: 'rule', resourceName: resourceName(config, '*') }),
           },
         },
       }),
@@ -111,6 +138,23 @@ export class DataStack extends Stack {
       encryptionKey: this.key,
       deletionProtection: config.production,
       removalPolicy,
+    });
+
+    this.piiTokenSecret = new secretsmanager.Secret(this, 'PiiTokenKey', {
+      description: `serverless-mlops ${config.stage}: HMAC key tokenizing PII fields in prediction captures`,
+      encryptionKey: this.key,
+      generateSecretString: {
+        passwordLength: PII_TOKEN_KEY_LENGTH,
+        excludePunctuation: true,
+        includeSpace: false,
+      },
+      removalPolicy,
+    });
+    Validations.of(this.piiTokenSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'The PII token key is not rotated on purpose: captures store HMAC tokens of PII fields, and a new key ' +
+        'would make tokens of the same person differ before and after rotation, breaking joins across captures.',
     });
   }
 }

@@ -6,12 +6,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import type { Construct } from 'constructs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct, IConstruct } from 'constructs';
+import type { AdminConfig, RollbackConfig } from '../../src/admin/config.js';
 import type { PredictConfig } from '../../src/serving/config.js';
-import { predictionRoutes } from '../../src/serving/routes.js';
-import { removalPolicyOf, type StageConfig } from '../config.js';
+import { adminRoutes, predictionRoutes } from '../../src/serving/routes.js';
+import { canaryAlarmPrefix } from '../../src/serving/telemetry-names.js';
+import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
+import { CanaryRollback } from '../constructs/canary-rollback.js';
 import { MlFunction } from '../constructs/ml-function.js';
-import { acknowledgeWildcardResource } from '../constructs/nag.js';
+import { acknowledgeWildcardActions, acknowledgeWildcardResource } from '../constructs/nag.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
 import { PredictionApi } from '../constructs/prediction-api.js';
 
@@ -19,9 +23,18 @@ const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url))
 
 /** Handler module of the predict function. */
 export const PREDICT_ENTRY = path.join(repositoryRoot, 'functions', 'predict', 'handler.ts');
+/** Handler module of the admin function (adminRoutes). */
+export const ADMIN_ENTRY = path.join(repositoryRoot, 'functions', 'admin', 'handler.ts');
+/** Handler module of the rollback function (canary alarm events). */
+export const ROLLBACK_ENTRY = path.join(repositoryRoot, 'functions', 'rollback', 'handler.ts');
 
 /** Objects the predict function may read: content-addressed model artifacts only. */
 export const ARTIFACT_READ_PATTERN = 'artifacts/*';
+/** Objects the predict function may write (and the admin function read): prediction captures. */
+export const CAPTURE_PATTERN = 'captures/*';
+
+/** Variables only the local runtime sets; on AWS the predict function gets the key from Secrets Manager. */
+type LocalOnlyPredictVariable = 'PII_TOKEN_KEY';
 
 export interface ServingStackProps extends StackProps {
   readonly config: StageConfig;
@@ -29,23 +42,35 @@ export interface ServingStackProps extends StackProps {
   readonly key: kms.IKey;
   readonly artifactBucket: s3.IBucket;
   readonly registryTable: dynamodb.ITable;
+  /** Key tokenizing PII in captures, read by the predict function. */
+  readonly piiTokenSecret: secretsmanager.ISecret;
 }
 
 /**
- * Online serving: the onnxruntime layer, the predict function and the REST API in front of it.
+ * Online serving and its rollout: the onnxruntime layer, the predict function, the admin function (registry
+ * operations), the REST API in front of both, and the automatic rollback of unhealthy canaries (alarms on the
+ * predict function's metrics -> EventBridge -> rollback function). Rollout lives here because its alarms watch
+ * this stack's function and its rollback changes what this stack serves.
  *
  * @example
  * ```ts
  * const serving = new ServingStack(app, 'Mlops-dev-Serving', {
  *   config, key: data.key, artifactBucket: data.artifactBucket, registryTable: data.registryTable,
+ *   piiTokenSecret: data.piiTokenSecret,
  * });
- * serving.predict.function; serving.api.url;
+ * serving.predict.function; serving.api.url; serving.canaryRollback.alarms;
  * ```
  */
 export class ServingStack extends Stack {
   public readonly onnxRuntime: OnnxRuntimeLayer;
   public readonly predict: MlFunction;
+  /** Serves adminRoutes: versions, promote, rollback, shadow reports, lineage. */
+  public readonly admin: MlFunction;
+  /** Ends a canary when one of its alarms fires. */
+  public readonly rollback: MlFunction;
   public readonly api: PredictionApi;
+  /** Canary alarms, the EventBridge rule and its dead-letter queue. */
+  public readonly canaryRollback: CanaryRollback;
 
   constructor(scope: Construct, id: string, props: ServingStackProps) {
     super(scope, id, props);
@@ -75,23 +100,40 @@ export class ServingStack extends Stack {
     const fn = this.predict.function;
 
     // The names the function reads (src/serving/config.ts); the Record type makes a missing one a compile error.
-    const environment: Record<keyof PredictConfig, string> = {
+    // The PII token key itself never becomes an environment variable: the function reads the secret.
+    const environment: Record<Exclude<keyof PredictConfig, LocalOnlyPredictVariable>, string> = {
       REGISTRY_TABLE: props.registryTable.tableName,
       ARTIFACT_BUCKET: props.artifactBucket.bucketName,
       MAX_INSTANCES: String(config.maxInstances),
       MAX_BODY_BYTES: String(config.maxBodyBytes),
       REGISTRY_CACHE_TTL_SECONDS: String(config.registryCacheTtlSeconds),
+      CAPTURE_SAMPLE_RATE: String(config.captureSampleRate),
+      CAPTURE_FLUSH_SECONDS: String(config.captureFlushSeconds),
+      CAPTURE_MAX_RECORDS: String(config.captureMaxRecords),
+      SHADOW_BUDGET_MS: String(config.shadowBudgetMs),
+      PII_TOKEN_SECRET_ARN: props.piiTokenSecret.secretArn,
     };
     for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
 
-    // Read-only: the registry (items and the gsi1 index) and the artifacts prefix; KMS decrypt comes with both.
+    // The registry is read-only (items and the gsi1 index); artifacts are read, captures written; the PII
+    // token key is read. KMS comes with each grant (decrypt for reads, data keys for capture writes).
     props.registryTable.grantReadData(fn);
     props.artifactBucket.grantRead(fn, ARTIFACT_READ_PATTERN);
-    this.acknowledgeScopedWildcards(props);
+    props.artifactBucket.grantPut(fn, CAPTURE_PATTERN);
+    // Not piiTokenSecret.grantRead(fn): for a KMS-encrypted secret it also adds this role to the key policy
+    // (a kms:ViaService grant), which lives in the Data stack: a cyclic cross-stack reference. The same access
+    // through the role alone: read this one secret, decrypt with the stage key.
+    secretsmanager.Secret.fromSecretCompleteArn(this, 'PiiTokenSecret', props.piiTokenSecret.secretArn).grantRead(fn);
+    props.key.grantDecrypt(fn);
+    this.acknowledgePredictGrants(props);
+
+    this.admin = this.createAdminFunction(props, architecture);
+    this.rollback = this.createRollbackFunction(props, architecture);
 
     this.api = new PredictionApi(this, 'PredictionApi', {
       routes: predictionRoutes,
       handler: fn,
+      admin: { routes: adminRoutes, handler: this.admin.function },
       stageName: config.stage,
       namePrefix: `mlops-${config.stage}`,
       auth: config.apiAuth,
@@ -104,15 +146,113 @@ export class ServingStack extends Stack {
       logRemovalPolicy: removalPolicy,
     });
 
+    this.canaryRollback = new CanaryRollback(this, 'CanaryRollback', {
+      stage: config.stage,
+      models: config.rollout.models,
+      thresholds: config.rollout,
+      handler: this.rollback.function,
+      ruleName: resourceName(config, 'canary-rollback'),
+      deadLetterAlarmName: resourceName(config, 'rollback-dead-letters'),
+      encryptionKey: props.key,
+    });
+
     new CfnOutput(this, 'ApiUrl', { value: this.api.url, description: 'Base URL of the prediction API' });
     new CfnOutput(this, 'RegistryTableName', { value: props.registryTable.tableName });
     new CfnOutput(this, 'ArtifactBucketName', { value: props.artifactBucket.bucketName });
   }
 
-  /** The read grants above produce wildcards, each scoped to one table or one bucket prefix. */
-  private acknowledgeScopedWildcards(props: ServingStackProps): void {
-    const policy = this.predict.role.node.tryFindChild('DefaultPolicy');
-    if (!(policy instanceof iam.Policy)) return;
+  /**
+   * Registry operations behind the admin routes: reads and conditional writes of the registry; reads of
+   * artifacts (lineage) and captures (shadow reports, lineage), and listing those two prefixes only. It never
+   * writes S3 and never sees the PII token key.
+   */
+  private createAdminFunction(props: ServingStackProps, architecture: lambda.Architecture): MlFunction {
+    const { config } = props;
+    const admin = new MlFunction(this, 'Admin', {
+      entry: ADMIN_ENTRY,
+      description: `serverless-mlops ${config.stage}: model registry admin API`,
+      serviceName: 'admin',
+      architecture,
+      memorySize: 1024,
+      // API Gateway waits 29 s for an integration.
+      timeout: Duration.seconds(29),
+      logLevel: 'INFO',
+      logEncryptionKey: props.key,
+      logRetention: config.logRetentionDays,
+      logRemovalPolicy: removalPolicyOf(config),
+    });
+    const fn = admin.function;
+    const environment: Record<keyof AdminConfig, string> = {
+      REGISTRY_TABLE: props.registryTable.tableName,
+      ARTIFACT_BUCKET: props.artifactBucket.bucketName,
+      GATE_MAX_AUC_DROP: String(config.promotionGate.maxAucDrop),
+      GATE_MAX_ACCURACY_DROP: String(config.promotionGate.maxAccuracyDrop),
+      GATE_MAX_LOG_LOSS_INCREASE: String(config.promotionGate.maxLogLossIncrease),
+      GATE_MAX_BRIER_INCREASE: String(config.promotionGate.maxBrierIncrease),
+    };
+    for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+
+    props.registryTable.grantReadWriteData(fn);
+    // Not bucket.grantRead: its s3:List* on the bucket would list every prefix (datasets included).
+    const readable = [ARTIFACT_READ_PATTERN, CAPTURE_PATTERN];
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadArtifactsAndCaptures',
+        actions: ['s3:GetObject'],
+        resources: readable.map((pattern) => props.artifactBucket.arnForObjects(pattern)),
+      }),
+    );
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ListArtifactsAndCaptures',
+        actions: ['s3:ListBucket'],
+        resources: [props.artifactBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': readable } },
+      }),
+    );
+    props.key.grantDecrypt(fn);
+
+    const policy = defaultPolicyOf(admin);
+    this.acknowledgeRegistryReadWrite(policy, props, 'the admin API promotes, rolls back and audits deployments');
+    for (const pattern of readable) {
+      acknowledgeWildcardResource(
+        policy,
+        props.artifactBucket.arnForObjects(pattern),
+        `s3:GetObject only, on ${pattern.slice(0, -1)} of the artifact bucket: artifact and capture keys are ` +
+          'content-addressed or time-partitioned, so unknown in advance; listing is limited to the same prefixes.',
+      );
+    }
+    return admin;
+  }
+
+  /** Rolls canaries back on alarm: reads and conditionally updates the registry, nothing else. */
+  private createRollbackFunction(props: ServingStackProps, architecture: lambda.Architecture): MlFunction {
+    const { config } = props;
+    const rollback = new MlFunction(this, 'Rollback', {
+      entry: ROLLBACK_ENTRY,
+      description: `serverless-mlops ${config.stage}: rolls canaries back when their alarms fire`,
+      serviceName: 'rollback',
+      architecture,
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      logLevel: 'INFO',
+      logEncryptionKey: props.key,
+      logRetention: config.logRetentionDays,
+      logRemovalPolicy: removalPolicyOf(config),
+    });
+    const environment: Record<keyof RollbackConfig, string> = {
+      REGISTRY_TABLE: props.registryTable.tableName,
+      CANARY_ALARM_PREFIX: canaryAlarmPrefix(config.stage),
+    };
+    for (const [name, value] of Object.entries(environment)) rollback.function.addEnvironment(name, value);
+    props.registryTable.grantReadWriteData(rollback.function);
+    this.acknowledgeRegistryReadWrite(defaultPolicyOf(rollback), props, 'the rollback function ends canaries');
+    return rollback;
+  }
+
+  /** The predict grants produce wildcards, each scoped to one table, one bucket prefix or one key. */
+  private acknowledgePredictGrants(props: ServingStackProps): void {
+    const policy = defaultPolicyOf(this.predict);
     acknowledgeWildcardResource(
       policy,
       `${props.registryTable.tableArn}/index/*`,
@@ -125,6 +265,12 @@ export class ServingStack extends Stack {
       'Read-only access to objects under artifacts/ of the artifact bucket: artifact keys are content-addressed ' +
         '(artifacts/<model>/<sha256>/...) and unknown until a model version is registered.',
     );
+    acknowledgeWildcardResource(
+      policy,
+      props.artifactBucket.arnForObjects(CAPTURE_PATTERN),
+      'Write access to objects under captures/ of the artifact bucket only (bucket.grantPut, no delete): ' +
+        'capture batches are keyed by model, hour, writer and sequence, unknown in advance.',
+    );
     for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*']) {
       Validations.of(policy).acknowledge({
         id: `AwsSolutions-IAM5[Action::${action}]`,
@@ -133,5 +279,41 @@ export class ServingStack extends Stack {
           'it expands only to read-only S3 actions.',
       });
     }
+    acknowledgeWildcardActions(policy, {
+      's3:Abort*':
+        'From bucket.grantPut on captures/ only: lets an interrupted multipart capture upload be aborted; it ' +
+        'expands to s3:AbortMultipartUpload.',
+      ...kmsDataKeyReasons('bucket.grantPut (SSE-KMS capture objects need data keys)'),
+    });
   }
+
+  /** grantReadWriteData on the KMS-encrypted registry table, for the admin and rollback roles. */
+  private acknowledgeRegistryReadWrite(policy: IConstruct, props: ServingStackProps, why: string): void {
+    acknowledgeWildcardResource(
+      policy,
+      `${props.registryTable.tableArn}/index/*`,
+      `Access to the indexes of the registry table only (gsi1 lists models); ${why} through single-item ` +
+        'conditional writes on this table, and no other table is reachable.',
+    );
+    acknowledgeWildcardActions(policy, kmsDataKeyReasons('table.grantReadWriteData (the registry is KMS-encrypted)'));
+  }
+}
+
+/** The inline policy MlFunction's role collects its grants in. */
+function defaultPolicyOf(fn: MlFunction): iam.Policy {
+  const policy = fn.role.node.tryFindChild('DefaultPolicy');
+  if (!(policy instanceof iam.Policy)) throw new Error(`${fn.node.path} has no default policy`);
+  return policy;
+}
+
+/** Reasons for the KMS action patterns CDK grants on encrypted resources, limited to the stage key. */
+function kmsDataKeyReasons(source: string): Record<string, string> {
+  return {
+    'kms:GenerateDataKey*':
+      `From ${source}, on the stage key only: expands to the GenerateDataKey variants that envelope ` +
+      'encryption of the resource requires.',
+    'kms:ReEncrypt*':
+      `From ${source}, on the stage key only: expands to kms:ReEncryptFrom/ReEncryptTo, which never reveal ` +
+      'plaintext.',
+  };
 }

@@ -69,7 +69,7 @@ export async function handleAdminApi(deps: AdminDeps, request: AdminRequest): Pr
       return jsonResponse(200, result);
     }
     case '/v1/admin/models/{model}/rollback': {
-      const body = parseBody(rollbackBody, readJsonBody(request, MAX_BODY_BYTES));
+      const body = parseBody(rollbackBody, readJsonBody(request, MAX_BODY_BYTES, { allowEmpty: true }));
       return jsonResponse(200, { deployment: await deps.service.rollback(modelParam(request), { ...body, actor: request.actor }) });
     }
     case '/v1/admin/models/{model}/shadow-report': {

@@ -20,10 +20,12 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<Uint8Array> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-      if (!out.Body) throw new NotFoundError(`artifact ${this.uri(key)} is empty`);
+      if (!out.Body) throw new NotFoundError(`${this.uri(key)} is empty`);
       return await out.Body.transformToByteArray();
     } catch (error) {
-      if (error instanceof NoSuchKey) throw new NotFoundError(`artifact ${this.uri(key)} does not exist`, { cause: error });
+      if (error instanceof NoSuchKey) throw new NotFoundError(`${this.uri(key)} does not exist`, { cause: error });
+      // Without s3:ListBucket on the key's prefix, S3 answers a missing key with AccessDenied instead of NoSuchKey.
+      if ((error as { name?: string }).name === 'AccessDenied') throw new NotFoundError(`${this.uri(key)} does not exist or is not readable`, { cause: error });
       throw error;
     }
   }

@@ -17,7 +17,8 @@ export interface HttpRequestParts {
  * Reads a JSON request body: checks the content type and the size, then parses. Errors name the problem
  * without echoing the body (it may hold PII).
  */
-export function readJsonBody(request: HttpRequestParts, maxBytes: number): unknown {
+export function readJsonBody(request: HttpRequestParts, maxBytes: number, options: { allowEmpty?: boolean } = {}): unknown {
+  if (options.allowEmpty && (request.body === null || request.body === '')) return {};
   const contentType = header(request.headers, 'content-type');
   if (!contentType || !/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType))
     throw new UnsupportedMediaTypeError('send the body as JSON with "Content-Type: application/json"');

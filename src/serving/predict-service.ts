@@ -45,14 +45,16 @@ export class PredictService {
   /**
    * @param routingKey the caller's sticky key (`x-routing-key` header or the instances' entity id); without
    *   one, each request is routed at random with the canary's weight.
+   * @param onRouted told which variant serves, as soon as that is decided.
    */
-  async predict(model: string, instances: readonly unknown[], routingKey: string | undefined): Promise<PredictOutcome> {
+  async predict(model: string, instances: readonly unknown[], routingKey: string | undefined, onRouted?: (variant: Variant) => void): Promise<PredictOutcome> {
     const state = await this.models.servingState(model);
     let variant: Variant = 'production';
     if (state.canary && state.canary.weight > 0) {
       const key = routingKey ?? entityKeyOf(await this.models.load(model, state.productionVersion!), instances);
       variant = key !== undefined ? chooseVariant(model, key, state.canary.weight) : this.random() * 100 < state.canary.weight ? 'canary' : 'production';
     }
+    onRouted?.(variant); // before anything that can fail, so errors are counted against the version that failed
     const served = await this.models.load(model, variant === 'canary' ? state.canary!.version : state.productionVersion!);
     const records = validateInstances(served, instances);
     const scored = await scoreRecords(served, records);

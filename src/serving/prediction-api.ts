@@ -56,10 +56,12 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       const name = modelParam(request);
       const body = readJsonBody(request, deps.config.MAX_BODY_BYTES);
       const instances = parseInstances(body, deps.config.MAX_INSTANCES);
-      const outcome = await deps.service.predict(name, instances, header(request.headers, 'x-routing-key'));
+      // The dimensions apply to every metric of this invocation, errors included (one EMF document per invocation).
+      const outcome = await deps.service.predict(name, instances, header(request.headers, 'x-routing-key'), (variant) => {
+        metrics.addDimension(dimensions.model, name);
+        metrics.addDimension(dimensions.variant, variant);
+      });
       const { served, scored } = outcome;
-      metrics.addDimension(dimensions.model, name);
-      metrics.addDimension(dimensions.variant, outcome.variant);
       if (!served.transformCodeMatches) {
         metrics.addMetric(predictMetrics.transformCodeMismatch, 'Count', 1);
         logger.warn('model was fitted by different transform code than the one serving it', { model: name, version: served.version.version });

@@ -53,6 +53,44 @@ describe('stageConfig', () => {
   it('caps the body size at what API Gateway accepts', () => {
     expect(() => stageConfig({ maxBodyBytes: 11 * 1024 * 1024 })).toThrow(/maxBodyBytes/);
   });
+
+  it('defaults capture, shadow, promotion gate and rollout settings', () => {
+    const config = stageConfig();
+    expect(config).toMatchObject({ captureSampleRate: 1, captureFlushSeconds: 10, shadowBudgetMs: 20 });
+    expect(config.promotionGate).toEqual({ maxAucDrop: 0.01, maxAccuracyDrop: 0.01, maxLogLossIncrease: 0.02, maxBrierIncrease: 0.01 });
+    expect(config.rollout).toEqual({
+      models: ['credit-risk'],
+      errorRatePercent: 5,
+      p95LatencyMs: 200,
+      scoreDivergence: 0.1,
+      periodSeconds: 60,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+    });
+  });
+
+  it('merges partial promotion gate and rollout overrides with the defaults', () => {
+    const config = stageConfig({ promotionGate: { maxAucDrop: 0.05 }, rollout: { models: ['a', 'b'], p95LatencyMs: 90 } });
+    expect(config.promotionGate).toEqual({ ...stageConfig().promotionGate, maxAucDrop: 0.05 });
+    expect(config.rollout).toEqual({ ...stageConfig().rollout, models: ['a', 'b'], p95LatencyMs: 90 });
+  });
+
+  it('rejects rollouts CloudWatch cannot alarm on, or that name models badly', () => {
+    expect(() => stageConfig({ rollout: { datapointsToAlarm: 4, evaluationPeriods: 3 } })).toThrow(/rollout\.datapointsToAlarm/);
+    expect(() => stageConfig({ rollout: { periodSeconds: 90 } })).toThrow(/rollout\.periodSeconds/);
+    expect(() => stageConfig({ rollout: { periodSeconds: 3600, evaluationPeriods: 25, datapointsToAlarm: 1 } })).toThrow(
+      /rollout\.evaluationPeriods/,
+    );
+    expect(() => stageConfig({ rollout: { models: ['Credit_Risk'] } })).toThrow(/rollout\.models/);
+    expect(() => stageConfig({ rollout: { models: ['a', 'a'] } })).toThrow(/rollout\.models/);
+    expect(() => stageConfig({ rollout: { errorRatePercent: 101 } })).toThrow(/rollout\.errorRatePercent/);
+    expect(() => stageConfig({ rollout: { scoreDivergence: 0 } })).toThrow(/rollout\.scoreDivergence/);
+  });
+
+  it('rejects capture sample rates outside [0, 1] and negative gate tolerances', () => {
+    expect(() => stageConfig({ captureSampleRate: 1.5 })).toThrow(/captureSampleRate/);
+    expect(() => stageConfig({ promotionGate: { maxBrierIncrease: -0.1 } })).toThrow(/promotionGate\.maxBrierIncrease/);
+  });
 });
 
 describe('loadStageConfig', () => {

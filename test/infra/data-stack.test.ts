@@ -189,9 +189,54 @@ describe('DataStack', () => {
     });
   });
 
+  describe('the PII token key', () => {
+    it('is a generated 64-character secret without punctuation, encrypted with the stage key', () => {
+      template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+      template.hasResourceProperties('AWS::SecretsManager::Secret', {
+        KmsKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+        GenerateSecretString: Match.objectLike({ PasswordLength: 64, ExcludePunctuation: true }),
+      });
+    });
+
+    it('is never rotated: rotation would break joins of tokens across captures', () => {
+      template.resourceCountIs('AWS::SecretsManager::RotationSchedule', 0);
+    });
+
+    it('is exposed for the serving stack to bind', () => {
+      expect(dev.data.piiTokenSecret.encryptionKey).toBe(dev.data.key);
+    });
+  });
+
+  describe('the KMS key policy for EventBridge dead letters', () => {
+    it('lets EventBridge encrypt dead letters only for rules of this stage in this account', () => {
+      template.hasResourceProperties('AWS::KMS::Key', {
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'events.amazonaws.com' },
+              Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+              Condition: {
+                StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+                ArnLike: {
+                  'aws:SourceArn': {
+                    'Fn::Join': [
+                      '',
+                      Match.arrayWith([':events:', Match.stringLikeRegexp(':rule/mlops-dev-\\*$')]),
+                    ],
+                  },
+                },
+              },
+            }),
+          ]),
+        },
+      });
+    });
+  });
+
   describe('removal and deletion protection', () => {
     it('destroys stateful resources of a dev stage', () => {
-      for (const type of ['AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::DynamoDB::Table']) {
+      for (const type of ['AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::SecretsManager::Secret']) {
         for (const resource of Object.values(template.findResources(type))) {
           expect(resource.DeletionPolicy, type).toBe('Delete');
         }
@@ -201,7 +246,7 @@ describe('DataStack', () => {
 
     it('retains stateful resources of a prod stage and protects its table', () => {
       const data = prod.dataTemplate;
-      for (const type of ['AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::DynamoDB::Table']) {
+      for (const type of ['AWS::KMS::Key', 'AWS::S3::Bucket', 'AWS::DynamoDB::Table', 'AWS::SecretsManager::Secret']) {
         for (const resource of Object.values(data.findResources(type))) {
           expect(resource.DeletionPolicy, type).toBe('Retain');
         }

@@ -1,22 +1,29 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { predictEnvNames } from '../../src/serving/config.js';
-import { predictionRoutes } from '../../src/serving/routes.js';
+import { predictConfigSchema } from '../../src/serving/config.js';
+import { adminRoutes, predictionRoutes, type RouteDefinition } from '../../src/serving/routes.js';
 import {
   actionsOf,
   apiMethods,
+  functionIdOf,
   importOf,
   onlyResourceId,
   resourceById,
   resourcesOf,
   roleStatements,
   synthesize,
+  type SynthMethod,
   type Synthesized,
 } from './synth.js';
 
 /** DynamoDB actions that change data or tables; none may reach the predict function. */
 const DYNAMODB_WRITE_ACTION = /^dynamodb:(Put|Update|Delete|BatchWrite|TransactWrite|Create|Restore|Import|\*)/;
 const S3_WRITE_ACTION = /^s3:(Put|Delete|Create|Restore|Replicate|Abort|\*)/;
+/** Variables only the local runtime sets: on AWS the key comes from Secrets Manager. */
+const LOCAL_ONLY_VARIABLES = ['PII_TOKEN_KEY'];
+
+const keyOf = (route: RouteDefinition) => `${route.method} ${route.resource}`;
+const isAdmin = (method: SynthMethod) => adminRoutes.some((route) => keyOf(route) === method.route);
 
 describe('ServingStack', () => {
   let synth: Synthesized;
@@ -29,12 +36,13 @@ describe('ServingStack', () => {
     synth = synthesize({ stage: 'dev' });
     template = synth.servingTemplate;
     data = synth.dataTemplate;
-    functionId = onlyResourceId(template, 'AWS::Lambda::Function');
+    functionId = functionIdOf(template, 'predict');
     functionProps = resourceById(template, 'AWS::Lambda::Function', functionId).Properties;
   });
   afterAll(() => synth?.dispose());
 
   const tableId = () => onlyResourceId(data, 'AWS::DynamoDB::Table');
+  const secretId = () => onlyResourceId(data, 'AWS::SecretsManager::Secret');
   const keyId = () => onlyResourceId(data, 'AWS::KMS::Key');
   const artifactBucketId = () =>
     onlyResourceId(data, 'AWS::S3::Bucket', {
@@ -71,14 +79,25 @@ describe('ServingStack', () => {
 
     it('binds every variable the function reads (src/serving/config.ts) to the stage resources and config', () => {
       const variables = functionProps.Environment.Variables as Record<string, unknown>;
-      for (const name of predictEnvNames) expect(variables, name).toHaveProperty(name);
+      const names = Object.keys(predictConfigSchema.shape).filter((name) => !LOCAL_ONLY_VARIABLES.includes(name));
+      for (const name of names) expect(variables, name).toHaveProperty(name);
       expect(variables).toMatchObject({
         REGISTRY_TABLE: importOf(data, { Ref: tableId() }),
         ARTIFACT_BUCKET: importOf(data, { Ref: artifactBucketId() }),
         MAX_INSTANCES: String(synth.config.maxInstances),
         MAX_BODY_BYTES: String(synth.config.maxBodyBytes),
         REGISTRY_CACHE_TTL_SECONDS: String(synth.config.registryCacheTtlSeconds),
+        CAPTURE_SAMPLE_RATE: String(synth.config.captureSampleRate),
+        CAPTURE_FLUSH_SECONDS: String(synth.config.captureFlushSeconds),
+        CAPTURE_MAX_RECORDS: String(synth.config.captureMaxRecords),
+        SHADOW_BUDGET_MS: String(synth.config.shadowBudgetMs),
       });
+    });
+
+    it('gets the PII token key as a secret ARN, never the key itself', () => {
+      const variables = functionProps.Environment.Variables as Record<string, unknown>;
+      expect(variables['PII_TOKEN_SECRET_ARN']).toEqual(importOf(data, { Ref: secretId() }));
+      for (const name of LOCAL_ONLY_VARIABLES) expect(variables).not.toHaveProperty(name);
     });
 
     it('sets the Powertools defaults and source-mapped stack traces', () => {
@@ -122,10 +141,33 @@ describe('ServingStack', () => {
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
 
-    it('cannot write to DynamoDB or S3', () => {
+    it('cannot write to DynamoDB', () => {
       const actions = roleStatements(template, roleId()).flatMap(actionsOf);
       expect(actions.filter((action) => DYNAMODB_WRITE_ACTION.test(action))).toEqual([]);
-      expect(actions.filter((action) => S3_WRITE_ACTION.test(action))).toEqual([]);
+      for (const action of ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']) {
+        expect(actions).not.toContain(action);
+      }
+    });
+
+    it('writes S3 objects under captures/ only, and deletes none', () => {
+      const bucketArn = importOf(data, { 'Fn::GetAtt': [artifactBucketId(), 'Arn'] });
+      const writes = roleStatements(template, roleId()).filter((s) =>
+        actionsOf(s).some((action) => S3_WRITE_ACTION.test(action)),
+      );
+      expect(writes).toHaveLength(1);
+      expect(actionsOf(writes[0]!)).toContain('s3:PutObject');
+      expect(resourcesOf(writes[0]!)).toEqual([{ 'Fn::Join': ['', [bucketArn, '/captures/*']] }]);
+      const actions = roleStatements(template, roleId()).flatMap(actionsOf);
+      expect(actions.filter((action) => /^s3:(Delete|PutObject\*|PutObjectAcl|PutBucket|\*)/.test(action))).toEqual([]);
+    });
+
+    it('reads the PII token secret and no other secret', () => {
+      const statements = roleStatements(template, roleId()).filter((s) =>
+        actionsOf(s).some((action) => action.startsWith('secretsmanager:')),
+      );
+      expect(statements).toHaveLength(1);
+      expect(actionsOf(statements[0]!).sort()).toEqual(['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']);
+      expect(resourcesOf(statements[0]!)).toEqual([importOf(data, { Ref: secretId() })]);
     });
 
     it('reads the registry table and its indexes only', () => {
@@ -143,18 +185,24 @@ describe('ServingStack', () => {
     it('reads S3 objects under artifacts/ of the artifact bucket only', () => {
       const bucketArn = importOf(data, { 'Fn::GetAtt': [artifactBucketId(), 'Arn'] });
       const statements = roleStatements(template, roleId()).filter((s) =>
-        actionsOf(s).some((action) => action.startsWith('s3:')),
+        actionsOf(s).some((action) => /^s3:(Get|List)/.test(action)),
       );
       expect(statements).toHaveLength(1);
       expect(actionsOf(statements[0]!)).toContain('s3:GetObject*');
       expect(resourcesOf(statements[0]!)).toEqual([bucketArn, { 'Fn::Join': ['', [bucketArn, '/artifacts/*']] }]);
     });
 
-    it('may decrypt with the stage key (bucket and table encryption), nothing more on KMS', () => {
+    it('uses the stage key only: decrypt for reads, data keys for capture writes', () => {
       const kmsStatements = roleStatements(template, roleId()).filter((s) =>
         actionsOf(s).some((action) => action.startsWith('kms:')),
       );
-      expect(kmsStatements.flatMap(actionsOf).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey']);
+      expect([...new Set(kmsStatements.flatMap(actionsOf))].sort()).toEqual([
+        'kms:Decrypt',
+        'kms:DescribeKey',
+        'kms:Encrypt',
+        'kms:GenerateDataKey*',
+        'kms:ReEncrypt*',
+      ]);
       for (const statement of kmsStatements) {
         expect(resourcesOf(statement)).toEqual([importOf(data, { 'Fn::GetAtt': [keyId(), 'Arn'] })]);
       }
@@ -171,23 +219,24 @@ describe('ServingStack', () => {
   });
 
   describe('the prediction API (IAM auth)', () => {
-    it('serves exactly the routes of src/serving/routes.ts, each proxied to the predict function', () => {
+    const adminFunctionId = () => functionIdOf(template, 'admin');
+
+    it('serves exactly the routes of src/serving/routes.ts: prediction routes by predict, admin routes by admin', () => {
       const methods = apiMethods(template);
-      expect(methods.map((method) => method.route).sort()).toEqual(
-        predictionRoutes.map((route) => `${route.method} ${route.resource}`).sort(),
-      );
+      expect(methods.map((method) => method.route).sort()).toEqual([...predictionRoutes, ...adminRoutes].map(keyOf).sort());
       for (const method of methods) {
+        const target = isAdmin(method) ? adminFunctionId() : functionId;
         expect(method.properties['Integration'], method.route).toMatchObject({
           Type: 'AWS_PROXY',
           IntegrationHttpMethod: 'POST',
-          Uri: { 'Fn::Join': ['', expect.arrayContaining([{ 'Fn::GetAtt': [functionId, 'Arn'] }])] },
+          Uri: { 'Fn::Join': ['', expect.arrayContaining([{ 'Fn::GetAtt': [target, 'Arn'] }])] },
         });
       }
     });
 
     it('requires AWS_IAM authorization on every method', () => {
       const methods = apiMethods(template);
-      expect(methods).toHaveLength(predictionRoutes.length);
+      expect(methods).toHaveLength(predictionRoutes.length + adminRoutes.length);
       for (const method of methods) {
         expect(method.properties['AuthorizationType'], method.route).toBe('AWS_IAM');
         expect(method.properties['ApiKeyRequired'], method.route).toBeFalsy();
@@ -211,9 +260,11 @@ describe('ServingStack', () => {
       }
     });
 
+    const modelIdNamed = (name: string) => onlyResourceId(template, 'AWS::ApiGateway::Model', { Properties: { Name: name } });
+
     it('checks the predict body against a JSON schema: instances, 1 to maxInstances items', () => {
-      const modelId = onlyResourceId(template, 'AWS::ApiGateway::Model');
       template.hasResourceProperties('AWS::ApiGateway::Model', {
+        Name: 'PredictRequest',
         ContentType: 'application/json',
         Schema: {
           type: 'object',
@@ -221,10 +272,47 @@ describe('ServingStack', () => {
           properties: { instances: { type: 'array', minItems: 1, maxItems: synth.config.maxInstances } },
         },
       });
-      const bodyRoutes = predictionRoutes.filter((route) => route.hasBody).map((r) => `${r.method} ${r.resource}`);
+    });
+
+    it('checks promote bodies: an integer version >= 1, canary 0-100, flags, reason, expected revision, nothing else', () => {
+      template.hasResourceProperties('AWS::ApiGateway::Model', {
+        Name: 'PromoteRequest',
+        ContentType: 'application/json',
+        Schema: Match.objectLike({
+          type: 'object',
+          required: ['version'],
+          additionalProperties: false,
+          properties: {
+            version: { type: 'integer', minimum: 1 },
+            canary: { type: 'number', minimum: 0, maximum: 100 },
+            shadow: { type: 'boolean' },
+            force: { type: 'boolean' },
+            reason: Match.objectLike({ type: 'string' }),
+            expectedRevision: Match.objectLike({ type: 'integer' }),
+          },
+        }),
+      });
+    });
+
+    it('checks rollback bodies: an optional reason and expected revision, nothing else', () => {
+      const model = resourceById(template, 'AWS::ApiGateway::Model', modelIdNamed('RollbackRequest'));
+      expect(model.Properties.Schema).toMatchObject({ type: 'object', additionalProperties: false });
+      expect(model.Properties.Schema.required).toBeUndefined();
+      expect(Object.keys(model.Properties.Schema.properties).sort()).toEqual(['expectedRevision', 'reason']);
+    });
+
+    it('attaches the matching model to every route with a body, and none to the others', () => {
+      const modelOf: Record<string, string> = {
+        'POST /v1/models/{model}/predict': 'PredictRequest',
+        'POST /v1/admin/models/{model}/promote': 'PromoteRequest',
+        'POST /v1/admin/models/{model}/rollback': 'RollbackRequest',
+      };
+      const bodyRoutes = [...predictionRoutes, ...adminRoutes].filter((route) => route.hasBody).map(keyOf);
+      expect(bodyRoutes.sort()).toEqual(Object.keys(modelOf).sort());
       for (const method of apiMethods(template)) {
-        if (bodyRoutes.includes(method.route)) {
-          expect(method.properties['RequestModels'], method.route).toEqual({ 'application/json': { Ref: modelId } });
+        const name = modelOf[method.route];
+        if (name) {
+          expect(method.properties['RequestModels'], method.route).toEqual({ 'application/json': { Ref: modelIdNamed(name) } });
         } else {
           expect(method.properties['RequestModels'], method.route).toBeUndefined();
         }
@@ -289,15 +377,17 @@ describe('ServingStack', () => {
       template.hasResource('AWS::ApiGateway::Stage', { DependsOn: Match.arrayWith([executionLogs]) });
     });
 
-    it('lets API Gateway invoke the function for its own methods only', () => {
-      const permissions = Object.values(template.findResources('AWS::Lambda::Permission'));
-      expect(permissions).toHaveLength(predictionRoutes.length);
+    it('lets API Gateway invoke each function for its own methods only', () => {
+      const permissions = Object.values(
+        template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com' } }),
+      );
+      expect(permissions).toHaveLength(predictionRoutes.length + adminRoutes.length);
+      const invoked = (id: string) =>
+        permissions.filter((p) => JSON.stringify(p.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }));
+      expect(invoked(functionId)).toHaveLength(predictionRoutes.length);
+      expect(invoked(adminFunctionId())).toHaveLength(adminRoutes.length);
       for (const permission of permissions) {
-        expect(permission.Properties).toMatchObject({
-          Action: 'lambda:InvokeFunction',
-          Principal: 'apigateway.amazonaws.com',
-          FunctionName: { 'Fn::GetAtt': [functionId, 'Arn'] },
-        });
+        expect(permission.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', SourceArn: expect.anything() });
       }
     });
 
@@ -324,10 +414,19 @@ describe('ServingStack', () => {
     });
     afterAll(() => apiKeyMode?.dispose());
 
-    it('requires an API key on every method', () => {
-      const methods = apiMethods(api);
+    it('requires an API key on every prediction method', () => {
+      const methods = apiMethods(api).filter((method) => !isAdmin(method));
       expect(methods).toHaveLength(predictionRoutes.length);
       for (const method of methods) expect(method.properties['ApiKeyRequired'], method.route).toBe(true);
+    });
+
+    it('still requires AWS_IAM on every admin method: an API key alone never reaches them', () => {
+      const methods = apiMethods(api).filter(isAdmin);
+      expect(methods).toHaveLength(adminRoutes.length);
+      for (const method of methods) {
+        expect(method.properties['AuthorizationType'], method.route).toBe('AWS_IAM');
+        expect(method.properties['ApiKeyRequired'], method.route).toBeFalsy();
+      }
     });
 
     it('meters the stage with a usage plan: per-key throttle and quota', () => {

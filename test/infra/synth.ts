@@ -102,10 +102,25 @@ export function apiMethods(template: Template): SynthMethod[] {
   });
 }
 
+/** Logical id of the Lambda function whose POWERTOOLS_SERVICE_NAME is `service` (predict, admin, rollback). */
+export function functionIdOf(template: Template, service: string): string {
+  return onlyResourceId(template, 'AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: { POWERTOOLS_SERVICE_NAME: service } } },
+  });
+}
+
+/** Logical id of the execution role of the function with logical id `functionId`. */
+export function roleIdOf(template: Template, functionId: string): string {
+  const role = resourceById(template, 'AWS::Lambda::Function', functionId).Properties.Role as { 'Fn::GetAtt': [string, string] };
+  return role['Fn::GetAtt'][0];
+}
+
 export interface PolicyStatement {
   readonly Effect: string;
   readonly Action: string | string[];
   readonly Resource: unknown;
+  readonly Condition?: Record<string, Record<string, unknown>>;
+  readonly Sid?: string;
 }
 
 /** All statements of the inline policies attached to the role with logical id `roleId`. */
