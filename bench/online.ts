@@ -70,7 +70,12 @@ export async function benchOnline(): Promise<Record<string, unknown>> {
       benchmark: 'online',
       model: `${MODEL} v${inProcess.version} (${inProcess.algorithm}, ${inProcess.columns} input columns)`,
       iterations: inProcess.iterations,
-      handlerLatencyUs: { p50: round(handlerP50), p99: round(inProcess.handlerP99 as number) },
+      handlerLatencyUs: {
+        p50: round(handlerP50),
+        p99: round(inProcess.handlerP99 as number),
+        p50Note: 'median of the p50s of 5 rounds (per-round values below)',
+        roundP50s: (inProcess.handlerRoundP50s as unknown as number[]).map((x) => round(x)),
+      },
       sessionRunLatencyUs: { p50: round(runP50), p99: round(inProcess.runP99 as number) },
       handlerToSessionRunRatio: round(handlerP50 / runP50, 2),
       validateAndTransformUsP50: round(inProcess.validateTransformP50 as number),

@@ -17,7 +17,8 @@ export interface CaptureBufferOptions {
 interface Batch {
   readonly model: string;
   readonly startedAt: number;
-  readonly lines: string[];
+  /** Serialized only when written, off the request path. */
+  readonly records: CaptureRecord[];
 }
 
 /**
@@ -39,19 +40,20 @@ export class CaptureBuffer {
     this.now = options.now ?? Date.now;
   }
 
-  add(record: CaptureRecord): void {
+  /** Buffers a record made at `atMs` (its `at`, as epoch milliseconds). */
+  add(record: CaptureRecord, atMs: number): void {
     if (this.pending >= this.options.maxRecords * 10) {
       this.options.onDropped(1);
       return;
     }
-    const at = Date.parse(record.at);
-    const key = s3Layout.captureHourPrefix(record.model, at);
+    const hour = Math.floor(atMs / 3_600_000);
+    const key = `${record.model}\0${hour}`;
     let batch = this.batches.get(key);
     if (!batch) {
-      batch = { model: record.model, startedAt: at, lines: [] };
+      batch = { model: record.model, startedAt: atMs, records: [] };
       this.batches.set(key, batch);
     }
-    batch.lines.push(JSON.stringify(record));
+    batch.records.push(record);
     this.pending++;
   }
 
@@ -59,7 +61,8 @@ export class CaptureBuffer {
   maybeFlush(): void {
     if (this.inFlight || this.pending === 0) return;
     const now = this.now();
-    const due = [...this.batches.values()].some((b) => b.lines.length >= this.options.maxRecords || now - b.startedAt >= this.options.flushMs);
+    let due = false;
+    for (const b of this.batches.values()) if (b.records.length >= this.options.maxRecords || now - b.startedAt >= this.options.flushMs) due = true;
     if (!due) return;
     this.inFlight = this.writeAll().finally(() => (this.inFlight = null));
   }
@@ -82,9 +85,10 @@ export class CaptureBuffer {
       batches.map(async (batch) => {
         const key = s3Layout.captureBatchKey(batch.model, batch.startedAt, this.options.writerId, this.sequence++);
         try {
-          await this.store.put(key, new TextEncoder().encode(batch.lines.join('\n') + '\n'), 'application/x-ndjson');
+          const body = batch.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+          await this.store.put(key, new TextEncoder().encode(body), 'application/x-ndjson');
         } catch (error) {
-          this.options.onDropped(batch.lines.length, error);
+          this.options.onDropped(batch.records.length, error);
         }
       }),
     );

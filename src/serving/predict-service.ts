@@ -63,7 +63,7 @@ export class PredictService {
     const response = toPredictResponse(served, scored, predictionIds);
 
     const shadows = await this.scoreShadows(model, state.shadowVersions, instances);
-    this.captureAll(served, variant, records, scored, predictionIds, new Date(now).toISOString(), shadows.outcomes);
+    this.captureAll(served, variant, records, scored, predictionIds, now, shadows.outcomes);
     return { response, served, variant, scored, shadowsScored: shadows.outcomes.length, shadowsSkipped: shadows.skipped };
   }
 
@@ -94,9 +94,10 @@ export class PredictService {
     records: readonly FeatureRecord[],
     scored: ScoredBatch,
     ids: readonly string[],
-    at: string,
+    atMs: number,
     shadows: readonly { version: number; served: ServedModel; scored: ScoredBatch }[],
   ): void {
+    const at = new Date(atMs).toISOString();
     for (let i = 0; i < records.length; i++) {
       const shadowOutcomes: ShadowOutcome[] = shadows.map((s) => ({
         version: s.version,
@@ -117,7 +118,7 @@ export class PredictService {
         ...(this.random() < this.options.sampleRate ? { inputs: tokenizePii(served.spec, records[i]!, this.options.piiKey) } : {}),
         ...(shadowOutcomes.length ? { shadows: shadowOutcomes } : {}),
       };
-      this.capture.add(record);
+      this.capture.add(record, atMs);
     }
     this.capture.maybeFlush();
   }
