@@ -51,7 +51,21 @@ export const registryTable: TableDefinition = {
   ],
 };
 
-export const tables = [registryTable] as const;
+/**
+ * Idempotency records (Powertools idempotency, DynamoDB persistence): one item per handled event key, e.g.
+ * `batch-score#<bucket>/<key>@<versionId or etag>`. `expiration` (epoch seconds) drives TTL cleanup on AWS.
+ */
+export const idempotencyTable: TableDefinition = {
+  id: 'Idempotency',
+  partitionKey: { name: 'id', type: 'S' },
+  globalSecondaryIndexes: [],
+  timeToLiveAttribute: 'expiration',
+};
 
-/** The one bucket holding artifacts now (datasets, captures and reports join it in later layouts). */
+export const tables = [registryTable, idempotencyTable] as const;
+
+/** Model artifacts, datasets and captures. */
 export const artifactBucket = { id: 'Artifacts' } as const;
+
+/** Batch scoring: files dropped under incoming/, results under scored/, errors/, manifests/ (see src/batch/layout.ts). */
+export const batchBucket = { id: 'Batch' } as const;

@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { registryTable } from '../aws/tables.js';
+import { idempotencyTable, registryTable } from '../aws/tables.js';
 import { canaryAlarmPrefix, METRICS_NAMESPACE } from '../serving/telemetry-names.js';
 import { ensureBucket, ensureTable } from './provision.js';
 
@@ -11,6 +11,8 @@ import { ensureBucket, ensureTable } from './provision.js';
 export const localResourceNames = {
   REGISTRY_TABLE: 'mlops-local-registry',
   ARTIFACT_BUCKET: 'mlops-local-artifacts',
+  IDEMPOTENCY_TABLE: 'mlops-local-idempotency',
+  BATCH_BUCKET: 'mlops-local-batch',
 } as const;
 
 /**
@@ -43,7 +45,9 @@ export async function provisionLocalResources(): Promise<void> {
   const s3 = new S3Client({});
   try {
     await ensureTable(dynamodb, localResourceNames.REGISTRY_TABLE, registryTable);
+    await ensureTable(dynamodb, localResourceNames.IDEMPOTENCY_TABLE, idempotencyTable);
     await ensureBucket(s3, localResourceNames.ARTIFACT_BUCKET);
+    await ensureBucket(s3, localResourceNames.BATCH_BUCKET);
   } finally {
     dynamodb.destroy();
     s3.destroy();

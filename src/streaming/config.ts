@@ -1,0 +1,12 @@
+import { z } from 'zod';
+
+/** Configuration of the stream-score function (Kinesis -> score -> EventBridge). */
+export const streamConfigSchema = z.object({
+  REGISTRY_TABLE: z.string().min(1),
+  ARTIFACT_BUCKET: z.string().min(1),
+  /** Scored events are put on this bus (detail-type `Prediction`). */
+  EVENT_BUS_NAME: z.string().min(1),
+  REGISTRY_CACHE_TTL_SECONDS: z.coerce.number().nonnegative().default(30),
+});
+
+export type StreamConfig = z.infer<typeof streamConfigSchema>;
