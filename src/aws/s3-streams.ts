@@ -1,0 +1,66 @@
+import { PassThrough, type Readable } from 'node:stream';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+/** A streaming read of an object (optionally a byte range [start, end)). */
+export async function openObjectStream(client: S3Client, bucket: string, key: string, range?: { start: number; end: number }): Promise<Readable> {
+  const out = await client.send(
+    new GetObjectCommand({ Bucket: bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }),
+  );
+  if (!out.Body) throw new Error(`s3://${bucket}/${key} has no body`);
+  return out.Body as Readable;
+}
+
+export async function headObject(client: S3Client, bucket: string, key: string) {
+  const out = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+  return { size: out.ContentLength ?? 0, etag: out.ETag?.replace(/"/g, ''), versionId: out.VersionId };
+}
+
+/**
+ * A streaming multipart upload: write lines with backpressure, then `finish()`. Memory stays at a few parts
+ * (lib-storage's part size x queue size) whatever the object size. The object appears only when finished.
+ */
+export class LineUpload {
+  private readonly body = new PassThrough();
+  private readonly upload: Upload;
+  private readonly done: Promise<unknown>;
+  bytes = 0;
+
+  constructor(client: S3Client, bucket: string, key: string, contentType: string) {
+    this.upload = new Upload({ client, params: { Bucket: bucket, Key: key, Body: this.body, ContentType: contentType }, queueSize: 2, partSize: 8 * 1024 * 1024 });
+    this.done = this.upload.done();
+    this.done.catch(() => undefined); // surfaced by finish()
+  }
+
+  /** Writes lines (a newline after each), waiting while the upload is behind. */
+  async writeLines(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const text = lines.join('\n') + '\n';
+    this.bytes += Buffer.byteLength(text);
+    if (!this.body.write(text)) await new Promise<void>((resolve) => this.body.once('drain', resolve));
+  }
+
+  async finish(): Promise<void> {
+    this.body.end();
+    await this.done;
+  }
+
+  async abort(): Promise<void> {
+    this.body.destroy();
+    await this.upload.abort().catch(() => undefined);
+  }
+}
+
+export async function putJson(client: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value, null, 2), ContentType: 'application/json' }));
+}
+
+/** Server-side copy then delete: how a finished tmp/ object is committed to its final key. */
+export async function moveObject(client: S3Client, bucket: string, from: string, to: string): Promise<void> {
+  await client.send(new CopyObjectCommand({ Bucket: bucket, CopySource: `${bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}`, Key: to }));
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: from }));
+}
+
+export async function deleteObject(client: S3Client, bucket: string, key: string): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(() => undefined);
+}

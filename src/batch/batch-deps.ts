@@ -1,0 +1,60 @@
+import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient, StartExecutionCommand, ExecutionAlreadyExists } from '@aws-sdk/client-sfn';
+import { createHash } from 'node:crypto';
+import { getDocumentClient, getS3Client } from '../aws/clients.js';
+import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
+import { S3ObjectStore } from '../aws/s3-object-store.js';
+import { parseEnv } from '../core/parse-env.js';
+import { ServedModels } from '../serving/served-models.js';
+import { batchConfigSchema, type BatchConfig } from './config.js';
+import type { BatchJob } from './job.js';
+import type { BatchManifest } from './manifest.js';
+import { scoreFile } from './score-file.js';
+
+export interface BatchDeps {
+  readonly config: BatchConfig;
+  readonly models: ServedModels;
+  readonly idempotency: IdempotencyConfig;
+  /** Scores a file once per object version: a duplicate S3 event gets the first run's result. */
+  readonly scoreOnce: (identity: ObjectIdentity, job: BatchJob) => Promise<BatchManifest | { startedExecution: string }>;
+}
+
+/** What makes an S3 event a duplicate: the same object version (version id, else ETag). */
+export interface ObjectIdentity {
+  readonly bucket: string;
+  readonly key: string;
+  readonly version: string;
+}
+
+/** The batch functions' dependencies, once per container. */
+export function buildBatchDeps(env: Record<string, string | undefined>): BatchDeps {
+  const config = parseEnv(batchConfigSchema, env, 'the batch functions');
+  const s3 = getS3Client();
+  const models = new ServedModels(new DynamoDbModelRegistry(getDocumentClient(), config.REGISTRY_TABLE), new S3ObjectStore(s3, config.ARTIFACT_BUCKET), {
+    ttlMs: 30_000,
+  });
+  const persistenceStore = new DynamoDBPersistenceLayer({ tableName: config.IDEMPOTENCY_TABLE, awsSdkV3Client: new DynamoDBClient({}) });
+  // Completed jobs are remembered for a week; an in-progress record expires with the invocation (a crash restarts).
+  const idempotency = new IdempotencyConfig({ expiresAfterSeconds: 7 * 24 * 3600 });
+  const sfn = config.BATCH_STATE_MACHINE_ARN ? new SFNClient({}) : undefined;
+  const run = async (identity: ObjectIdentity, job: BatchJob): Promise<BatchManifest | { startedExecution: string }> => {
+    if (sfn && job.size > config.LARGE_FILE_BYTES) return { startedExecution: await startExecution(sfn, config.BATCH_STATE_MACHINE_ARN!, identity, job) };
+    return scoreFile({ s3, models, chunkRows: config.BATCH_CHUNK_ROWS }, job);
+  };
+  const scoreOnce = makeIdempotent(run, { persistenceStore, config: idempotency, dataIndexArgument: 0 });
+  return { config, models, idempotency, scoreOnce };
+}
+
+/** Starts the large-file state machine; the execution name is derived from the object version, so a duplicate is a no-op. */
+async function startExecution(sfn: SFNClient, stateMachineArn: string, identity: ObjectIdentity, job: BatchJob): Promise<string> {
+  const name = `batch-${createHash('sha256').update(`${identity.bucket}/${identity.key}@${identity.version}`).digest('hex').slice(0, 40)}`;
+  try {
+    const out = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(job) }));
+    return out.executionArn ?? name;
+  } catch (error) {
+    if (error instanceof ExecutionAlreadyExists) return name;
+    throw error;
+  }
+}

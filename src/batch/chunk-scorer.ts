@@ -1,0 +1,103 @@
+import { formatCsvRow } from '../core/data/csv.js';
+import { uuidv7 } from '../core/ids.js';
+import type { FeatureRecord } from '../core/validation/record-validator.js';
+import { labelValue, scoreRecords } from '../serving/predict.js';
+import type { ServedModel } from '../serving/served-models.js';
+import { BatchFileError, type SourceRow, type TextFormat } from './row-source.js';
+
+/** Columns appended to every scored row. */
+export const OUTPUT_COLUMNS = ['prediction', 'score', 'prediction_id', 'model_version'] as const;
+
+export interface ScoredChunk {
+  /** Output lines (without trailing newline), in input order, scored rows only. */
+  readonly scoredLines: string[];
+  /** One JSON line per rejected row: `{row, field, reason}` (never the value). */
+  readonly errorLines: string[];
+  readonly scored: number;
+  readonly rejected: number;
+}
+
+/**
+ * Scores chunks of rows of one file with one model version: validates each row with the model's spec (the same
+ * validator as online), transforms and scores the valid ones in ONE ONNX call, and formats the output rows as
+ * the input (CSV cells re-quoted as needed, or JSON objects) plus the prediction columns.
+ */
+export class ChunkScorer {
+  private readonly featureNames: Set<string>;
+  private header: string[] = [];
+
+  constructor(
+    private readonly served: ServedModel,
+    private readonly format: TextFormat,
+  ) {
+    this.featureNames = new Set([...served.spec.features.map((f) => f.name), served.spec.label.name, ...(served.spec.entity ? [served.spec.entity.key] : [])]);
+  }
+
+  /** Checks a CSV header: every required feature must have a column. Returns the columns the model ignores. */
+  acceptHeader(header: string[]): string[] {
+    const missing = this.served.spec.features.filter((f) => f.required && !header.includes(f.name)).map((f) => f.name);
+    if (missing.length > 0) throw new BatchFileError(`missing required column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+    const clash = header.filter((h) => (OUTPUT_COLUMNS as readonly string[]).includes(h));
+    if (clash.length > 0) throw new BatchFileError(`input already has output column${clash.length > 1 ? 's' : ''}: ${clash.join(', ')}`);
+    this.header = header;
+    return header.filter((h) => !this.featureNames.has(h));
+  }
+
+  /** The CSV header of the scored file (input columns + output columns). */
+  outputHeader(): string {
+    return formatCsvRow([...this.header, ...OUTPUT_COLUMNS]);
+  }
+
+  async score(rows: readonly SourceRow[]): Promise<ScoredChunk> {
+    const errorLines: string[] = [];
+    const valid: { row: SourceRow; record: FeatureRecord }[] = [];
+    for (const row of rows) {
+      if (row.parseError) {
+        errorLines.push(JSON.stringify({ row: row.row, field: '(row)', reason: row.parseError }));
+        continue;
+      }
+      const result = this.validate(row);
+      if (result.ok) valid.push({ row, record: result.record });
+      else for (const issue of result.issues) errorLines.push(JSON.stringify({ row: row.row, field: fieldOf(issue.field, row.row), reason: issue.reason }));
+    }
+    const rejected = rows.length - valid.length;
+    if (valid.length === 0) return { scoredLines: [], errorLines, scored: 0, rejected };
+    const scored = await scoreRecords(this.served, valid.map((v) => v.record));
+    const version = this.served.version.version;
+    const now = Date.now();
+    const scoredLines = valid.map(({ row }, i) => {
+      const prediction = labelValue(this.served, scored.labels[i]!);
+      const score = scored.scores[i]!;
+      const id = uuidv7(now);
+      if (this.format === 'csv') {
+        const raw = row.raw as Record<string, string>;
+        return formatCsvRow([...this.header.map((h) => raw[h]), String(prediction), score, id, version]);
+      }
+      return JSON.stringify({ ...(row.raw as Record<string, unknown>), prediction, score, prediction_id: id, model_version: version });
+    });
+    return { scoredLines, errorLines, scored: valid.length, rejected };
+  }
+
+  private validate(row: SourceRow) {
+    const path = `row ${row.row}`;
+    if (this.format === 'csv') {
+      const raw = row.raw as Record<string, string>;
+      const features: Record<string, string> = {};
+      for (const name of this.featureNames) if (raw[name] !== undefined) features[name] = raw[name]!;
+      return this.served.validator.parseText(features, path);
+    }
+    const raw = row.raw;
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+      return { ok: false as const, issues: [{ field: path, reason: 'must be a JSON object' }] };
+    const features: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(raw)) if (this.featureNames.has(k)) features[k] = v;
+    return this.served.validator.parseObject(features, path);
+  }
+}
+
+/** `row 12.age` -> `age`; `row 12` -> `(row)`. */
+function fieldOf(path: string, row: number): string {
+  const prefix = `row ${row}`;
+  if (path === prefix) return '(row)';
+  return path.startsWith(`${prefix}.`) ? path.slice(prefix.length + 1) : path;
+}

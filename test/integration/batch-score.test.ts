@@ -1,0 +1,124 @@
+import type { Context } from 'aws-lambda';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../../src/core/data/csv.js';
+import { generateCreditRisk, toCsv, toJsonl } from '../../src/demo/credit-risk.js';
+import { lambdaContext } from '../../src/local/lambda-context.js';
+import type { BatchManifest } from '../../src/batch/manifest.js';
+import { dropFile, readBatchObject } from '../support/batch.js';
+import { publishDemoModel } from '../support/demo-model.js';
+import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+let env: TestEmulators;
+let handler: Handler;
+
+beforeAll(async () => {
+  env = await startTestEmulators();
+  Object.assign(process.env, { BATCH_CHUNK_ROWS: '100' });
+  await publishDemoModel();
+  ({ handler } = (await import('../../functions/batch-score/handler.js')) as unknown as { handler: Handler });
+});
+afterAll(async () => env?.close());
+
+async function run(name: string, body: string | Uint8Array, model = 'credit-risk') {
+  await handler(await dropFile(model, name, body), lambdaContext('batch-score'));
+  const manifest = JSON.parse((await readBatchObject(`manifests/${model}/${name}.json`))!) as BatchManifest;
+  return { manifest, scored: await readBatchObject(`scored/${model}/${name}`), errors: await readBatchObject(`errors/${model}/${name}.jsonl`) };
+}
+
+const rows = generateCreditRisk({ rows: 450, seed: 3 });
+
+describe('batch-score handler (S3 ObjectCreated events)', () => {
+  it('scores a CSV in chunks: every row scored or rejected, input columns kept, prediction columns added', async () => {
+    const csv = toCsv(rows).replace(/\n(A00000007,[^,]*),35,/, '\n$1,not-a-number,');
+    const { manifest, scored, errors } = await run('applications 2026-11-27.csv', csv);
+    expect(manifest).toMatchObject({ status: 'complete', modelVersion: 1, mode: 'single', input: { format: 'csv', compression: 'none', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(manifest.rows.in).toBe(450);
+    expect(manifest.rows.in).toBe(manifest.rows.scored + manifest.rows.rejected);
+    expect(manifest.ignoredColumns).toEqual([]);
+    const out = parseCsv(scored!);
+    expect(out.columns).toEqual([...Object.keys(rows[0]!), 'prediction', 'score', 'prediction_id', 'model_version']);
+    expect(out.rows).toHaveLength(manifest.rows.scored);
+    expect(out.rows[0]).toMatchObject({ applicant_id: 'A00000001', model_version: '1' });
+    expect(Number(out.rows[0]!.score)).toBeGreaterThan(0);
+    const errorLines = errors!.trim() === '' ? [] : errors!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(errorLines.length).toBe(manifest.rows.rejected);
+  });
+
+  it('keeps quoted newlines, a BOM and unknown columns, reporting them', async () => {
+    const csv = '\uFEFF' + toCsv(rows.slice(0, 5)).replace('applicant_id,', 'note,applicant_id,').replace(/\nA/g, '\n"multi\nline, note",A');
+    const { manifest, scored } = await run('quoted.csv', csv);
+    expect(manifest).toMatchObject({ status: 'complete', rows: { in: 5, scored: 5, rejected: 0 }, ignoredColumns: ['note'] });
+    expect(parseCsv(scored!).rows[0]!.note).toBe('multi\nline, note');
+  });
+
+  it('scores JSON Lines and gzip-compressed files in the same format', async () => {
+    const jsonl = await run('apps.jsonl', toJsonl(rows.slice(0, 50)));
+    expect(jsonl.manifest).toMatchObject({ status: 'complete', rows: { in: 50, scored: 50, rejected: 0 } });
+    expect(JSON.parse(jsonl.scored!.split('\n')[0]!)).toMatchObject({ applicant_id: 'A00000001', model_version: 1, prediction_id: expect.any(String) });
+    const gz = await run('apps.csv.gz', gzipSync(toCsv(rows.slice(0, 120))));
+    expect(gz.manifest).toMatchObject({ status: 'complete', input: { compression: 'gzip' }, rows: { in: 120, scored: 120 } });
+  });
+
+  it('rejects bad rows one by one with row, field and reason, never the value', async () => {
+    const bad = [
+      { ...rows[0], age: 'old' },
+      { ...rows[1], loan_amount: null },
+      { ...rows[2], email: 'secret.person@example.com', home_ownership: 'secret.person@example.com' },
+      rows[3],
+    ];
+    const { manifest, errors } = await run('bad-rows.jsonl', toJsonl(bad as never) + 'this is not json\n');
+    expect(manifest.rows).toEqual({ in: 5, scored: 1, rejected: 4 });
+    const lines = errors!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        { row: 1, field: 'age', reason: 'must be a finite number' },
+        { row: 2, field: 'loan_amount', reason: 'is required' },
+        { row: 3, field: 'home_ownership', reason: 'must be one of: RENT, OWN, MORTGAGE, OTHER' },
+        { row: 5, field: '(row)', reason: 'is not valid JSON' },
+      ]),
+    );
+    expect(errors).not.toContain('secret.person');
+  });
+
+  const fileFailures: [string, string | Uint8Array, RegExp][] = [
+    ['empty.csv', '', /empty/],
+    ['empty.jsonl', '', /empty/],
+    ['missing-columns.csv', 'applicant_id,age\nA1,30\n', /missing required columns: annual_income, loan_amount/],
+    ['truncated.csv.gz', gzipSync(toCsv(rows)).subarray(0, 400), /gzip/],
+    ['garbage.csv', Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256), /missing required columns|CSV syntax/],
+    ['unterminated.csv', toCsv(rows.slice(0, 3)) + 'A9,"never closed\n', /CSV syntax: unterminated quoted field/],
+    ['notes.txt', 'hello', /unsupported file type/],
+  ];
+  for (const [name, body, reason] of fileFailures) {
+    it(`fails ${name} as a whole with a reason and commits no output`, async () => {
+      const { manifest, scored, errors } = await run(name, body);
+      expect(manifest.status).toBe('failed');
+      expect(manifest.error).toMatch(reason);
+      expect(scored).toBeNull();
+      expect(errors).toBeNull();
+    });
+  }
+
+  it('completes a header-only CSV with zero rows', async () => {
+    const { manifest, scored } = await run('header-only.csv', toCsv(rows.slice(0, 1)).split('\n')[0] + '\n');
+    expect(manifest).toMatchObject({ status: 'complete', rows: { in: 0, scored: 0, rejected: 0 } });
+    expect(scored!.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('fails a file for a model that does not exist', async () => {
+    const { manifest } = await run('apps.csv', toCsv(rows.slice(0, 3)), 'no-such-model');
+    expect(manifest).toMatchObject({ status: 'failed', error: expect.stringMatching(/no-such-model/) });
+  });
+
+  it('does nothing for a duplicate event of the same object version', async () => {
+    const event = await dropFile('credit-risk', 'dup.csv', toCsv(rows.slice(0, 30)));
+    await handler(event, lambdaContext('batch-score'));
+    const first = JSON.parse((await readBatchObject('manifests/credit-risk/dup.csv.json'))!) as BatchManifest;
+    await handler(event, lambdaContext('batch-score'));
+    const second = JSON.parse((await readBatchObject('manifests/credit-risk/dup.csv.json'))!) as BatchManifest;
+    expect(second.runId).toBe(first.runId);
+    expect(second.timings).toEqual(first.timings);
+  });
+});
