@@ -1,4 +1,5 @@
 import { describeError } from './args.js';
+import { batch } from './commands/batch.js';
 import { demo } from './commands/demo.js';
 import { lineage } from './commands/lineage.js';
 import { models } from './commands/models.js';
@@ -24,12 +25,14 @@ Usage:
   mlops models replay <model> <version>                     retrain from the recorded snapshot; compare sha256 and metrics
   mlops shadow report <model> [--hours 24]                  shadow versions against the served one
   mlops lineage <predictionId>                              from a prediction to version, dataset, spec and code
+  mlops batch score <model> <file> [--out <path>]          upload to incoming/, wait, download the scored file
+  mlops batch status <name> --model <model>                 read a batch job's manifest
   mlops demo generate [--rows 10000] [--seed 42] [--covariate-drift 0..1] [--concept-drift 0..1]
               [--format csv|jsonl] [--out file]
 
 Every command but start and demo takes --target local|aws (default local), --data-dir and --json.
-Environment: MLOPS_HOME (data dir), PORT, MLOPS_API_KEY; with --target aws, MLOPS_REGISTRY_TABLE and
-MLOPS_ARTIFACT_BUCKET (the stack outputs) and the usual AWS credentials and region.
+Environment: MLOPS_HOME (data dir), PORT, MLOPS_API_KEY; with --target aws, MLOPS_REGISTRY_TABLE,
+MLOPS_ARTIFACT_BUCKET and MLOPS_BATCH_BUCKET (the stack outputs) and the usual AWS credentials and region.
 `;
 
 /** Runs the CLI; returns the exit code. */
@@ -47,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
         return await shadow(rest);
       case 'lineage':
         return await lineage(rest);
+      case 'batch':
+        return await batch(rest);
       case 'demo':
         return demo(rest);
       case undefined:

@@ -9,7 +9,11 @@ import { readRuntimeInfo } from '../local/runtime.js';
 export interface Target {
   readonly registry: ModelRegistry;
   readonly store: ObjectStore;
+  /** The batch bucket (MLOPS_BATCH_BUCKET on AWS). */
+  readonly batchBucket: string | undefined;
   readonly description: string;
+  /** False when a local command runs against the data with no runtime serving it (nothing reacts to S3 events). */
+  readonly live: boolean;
   close(): Promise<void>;
 }
 
@@ -27,7 +31,9 @@ export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promis
     return {
       registry: new DynamoDbModelRegistry(getDocumentClient(), table),
       store: new S3ObjectStore(getS3Client(), bucket),
+      batchBucket: process.env.MLOPS_BATCH_BUCKET,
       description: `AWS (${table}, s3://${bucket})`,
+      live: true,
       close: async () => undefined,
     };
   }
@@ -38,7 +44,9 @@ export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promis
   return {
     registry: new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE),
     store: new S3ObjectStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
+    batchBucket: localResourceNames.BATCH_BUCKET,
     description: running ? `the local runtime at ${running.url}` : `local data in ${dataDir}`,
+    live: running !== null,
     close: async () => {
       getDocumentClient().destroy();
       getS3Client().destroy();

@@ -5,9 +5,17 @@ import { join } from 'node:path';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
 
+/** An S3 notification record as s3rver emits it (keys NOT URL-encoded, unlike AWS). */
+export interface S3rverEventRecord {
+  readonly eventName: string;
+  readonly s3: { readonly bucket: { readonly name: string }; readonly object: { readonly key: string; readonly size?: number; readonly eTag?: string; readonly sequencer?: string } };
+}
+
 export interface Emulators {
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
+  /** Subscribes to s3rver's object events (the local stand-in for bucket notifications). */
+  onS3Event(listener: (records: readonly S3rverEventRecord[]) => void): void;
   close(): Promise<void>;
 }
 
@@ -56,6 +64,9 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
   return {
     dynamodbEndpoint: `http://${host}:${dynamoPort}`,
     s3Endpoint: `http://${host}:${s3Port}`,
+    onS3Event(listener) {
+      s3.on('event', (event: { Records: S3rverEventRecord[] }) => listener(event.Records));
+    },
     async close() {
       await Promise.allSettled([s3.close(), closeServer(dynamo)]);
     },

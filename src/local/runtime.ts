@@ -6,6 +6,7 @@ import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { adminRoutes, predictionRoutes } from '../serving/routes.js';
 import { createApiGateway, listen, type ProxyHandler } from './api-gateway.js';
+import { createS3EventRouter, type S3EventHandler } from './s3-event-router.js';
 import { emulatorEnvironment, startEmulators, type Emulators } from './emulators.js';
 import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
 import { seedDemo } from './seed-demo.js';
@@ -67,6 +68,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const flushEvery = Number(process.env.CAPTURE_FLUSH_SECONDS ?? 10) * 1000;
     const flushTimer = setInterval(() => void predict.flushCaptures().catch(() => undefined), flushEvery);
     flushTimer.unref();
+    const batch = (await import('../../functions/batch-score/handler.js')) as { handler: S3EventHandler };
+    const s3Router = createS3EventRouter({ bucket: localResourceNames.BATCH_BUCKET, handler: batch.handler, functionName: 'batch-score', s3: getS3Client(), log });
+    emulators.onS3Event(s3Router.route);
     const admin = (await import('../../functions/admin/handler.js')) as { handler: ProxyHandler };
     server = createApiGateway({
       integrations: [
@@ -93,6 +97,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
           api.close(() => done());
         });
         await predict.flushCaptures().catch(() => undefined);
+        await s3Router.drain();
         await emulators.close();
         rmSync(join(dataDir, RUNTIME_FILE), { force: true });
       },
