@@ -40,6 +40,13 @@ export class LineUpload {
     if (!this.body.write(text)) await new Promise<void>((resolve) => this.body.once('drain', resolve));
   }
 
+  /** Writes raw bytes (binary formats such as Parquet), waiting while the upload is behind. */
+  async writeBytes(bytes: Uint8Array): Promise<void> {
+    if (bytes.length === 0) return;
+    this.bytes += bytes.length;
+    if (!this.body.write(bytes)) await new Promise<void>((resolve) => this.body.once('drain', resolve));
+  }
+
   async finish(): Promise<void> {
     this.body.end();
     await this.done;

@@ -8,6 +8,15 @@ import { BatchFileError, type SourceRow, type TextFormat } from './row-source.js
 /** Columns appended to every scored row. */
 export const OUTPUT_COLUMNS = ['prediction', 'score', 'prediction_id', 'model_version'] as const;
 
+export interface ScoredRows {
+  readonly kept: SourceRow[];
+  readonly predictions: (string | number | boolean)[];
+  readonly scores: Float32Array;
+  readonly ids: string[];
+  readonly version: number;
+  readonly errorLines: string[];
+}
+
 export interface ScoredChunk {
   /** Output lines (without trailing newline), in input order, scored rows only. */
   readonly scoredLines: string[];
@@ -28,7 +37,7 @@ export class ChunkScorer {
 
   constructor(
     private readonly served: ServedModel,
-    private readonly format: TextFormat,
+    private readonly format: TextFormat | 'parquet',
   ) {
     this.featureNames = new Set([...served.spec.features.map((f) => f.name), served.spec.label.name, ...(served.spec.entity ? [served.spec.entity.key] : [])]);
   }
@@ -49,33 +58,43 @@ export class ChunkScorer {
   }
 
   async score(rows: readonly SourceRow[]): Promise<ScoredChunk> {
+    const result = await this.scoreRows(rows);
+    const scoredLines = result.kept.map((row, i) => {
+      const prediction = result.predictions[i]!;
+      const score = result.scores[i]!;
+      const id = result.ids[i]!;
+      if (this.format === 'csv') {
+        const raw = row.raw as Record<string, string>;
+        return formatCsvRow([...this.header.map((h) => raw[h]), String(prediction), score, id, result.version]);
+      }
+      return JSON.stringify({ ...(row.raw as Record<string, unknown>), prediction, score, prediction_id: id, model_version: result.version });
+    });
+    return { scoredLines, errorLines: result.errorLines, scored: result.kept.length, rejected: rows.length - result.kept.length };
+  }
+
+  /** Validates and scores rows; returns the scored ones (input order) with their outputs, and error lines. */
+  async scoreRows(rows: readonly SourceRow[]): Promise<ScoredRows> {
     const errorLines: string[] = [];
-    const valid: { row: SourceRow; record: FeatureRecord }[] = [];
+    const kept: SourceRow[] = [];
+    const records: FeatureRecord[] = [];
     for (const row of rows) {
       if (row.parseError) {
         errorLines.push(JSON.stringify({ row: row.row, field: '(row)', reason: row.parseError }));
         continue;
       }
       const result = this.validate(row);
-      if (result.ok) valid.push({ row, record: result.record });
-      else for (const issue of result.issues) errorLines.push(JSON.stringify({ row: row.row, field: fieldOf(issue.field, row.row), reason: issue.reason }));
+      if (result.ok) {
+        kept.push(row);
+        records.push(result.record);
+      } else for (const issue of result.issues) errorLines.push(JSON.stringify({ row: row.row, field: fieldOf(issue.field, row.row), reason: issue.reason }));
     }
-    const rejected = rows.length - valid.length;
-    if (valid.length === 0) return { scoredLines: [], errorLines, scored: 0, rejected };
-    const scored = await scoreRecords(this.served, valid.map((v) => v.record));
     const version = this.served.version.version;
+    if (records.length === 0) return { kept, predictions: [], scores: new Float32Array(0), ids: [], version, errorLines };
+    const scored = await scoreRecords(this.served, records);
     const now = Date.now();
-    const scoredLines = valid.map(({ row }, i) => {
-      const prediction = labelValue(this.served, scored.labels[i]!);
-      const score = scored.scores[i]!;
-      const id = uuidv7(now);
-      if (this.format === 'csv') {
-        const raw = row.raw as Record<string, string>;
-        return formatCsvRow([...this.header.map((h) => raw[h]), String(prediction), score, id, version]);
-      }
-      return JSON.stringify({ ...(row.raw as Record<string, unknown>), prediction, score, prediction_id: id, model_version: version });
-    });
-    return { scoredLines, errorLines, scored: valid.length, rejected };
+    const predictions = kept.map((_, i) => labelValue(this.served, scored.labels[i]!));
+    const ids = kept.map(() => uuidv7(now));
+    return { kept, predictions, scores: scored.scores, ids, version, errorLines };
   }
 
   private validate(row: SourceRow) {

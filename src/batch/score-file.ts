@@ -1,15 +1,12 @@
-import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { deleteObject, LineUpload, moveObject, openObjectStream, putJson } from '../aws/s3-streams.js';
+import { deleteObject, LineUpload, moveObject, putJson } from '../aws/s3-streams.js';
 import { NotFoundError } from '../core/errors.js';
 import type { ServedModels } from '../serving/served-models.js';
-import { ChunkScorer } from './chunk-scorer.js';
 import type { BatchJob } from './job.js';
 import { batchLayout } from './layout.js';
 import type { BatchManifest } from './manifest.js';
-import { BatchFileError, readRowChunks, type TextFormat } from './row-source.js';
+import { processParquet, processText, type Counts, type ProcessResult } from './process-input.js';
+import { BatchFileError, type TextFormat } from './row-source.js';
 
 export interface ScoreFileDeps {
   readonly s3: S3Client;
@@ -25,7 +22,7 @@ export function formatOf(name: string): { format: TextFormat | 'parquet'; gzip: 
   const base = gzip ? lower.slice(0, -3) : lower;
   if (base.endsWith('.csv')) return { format: 'csv', gzip };
   if (base.endsWith('.jsonl') || base.endsWith('.ndjson')) return { format: 'jsonl', gzip };
-  if (base.endsWith('.parquet') && !gzip) return { format: 'parquet', gzip };
+  if (base.endsWith('.parquet') && !gzip) return { format: 'parquet', gzip: false };
   throw new BatchFileError('unsupported file type: use .csv, .jsonl or .ndjson (optionally .gz), or .parquet');
 }
 
@@ -58,13 +55,9 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
     return manifest;
   };
 
-  let format: TextFormat;
-  let gzip: boolean;
+  let detected: ReturnType<typeof formatOf>;
   try {
-    const detected = formatOf(job.name);
-    if (detected.format === 'parquet') throw new BatchFileError('Parquet input is scored through the large-file path only (set LARGE_FILE_BYTES=0) ');
-    format = detected.format;
-    gzip = detected.gzip;
+    detected = formatOf(job.name);
   } catch (error) {
     return fail((error as Error).message);
   }
@@ -75,42 +68,28 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
     if (error instanceof NotFoundError) return fail(error.message);
     throw error;
   }
+  const { format, gzip } = detected;
   const withModel = { modelVersion: served.version.version, input: { ...base.input, format, compression: gzip ? ('gzip' as const) : ('none' as const) } };
   await putJson(deps.s3, job.bucket, manifestKey, { ...base, ...withModel, status: 'running', rows, timings: { startedAt: new Date(started).toISOString() } });
 
-  const scorer = new ChunkScorer(served, format);
-  const hash = createHash('sha256');
-  let ignoredColumns: string[] = [];
-  scoredUpload = new LineUpload(deps.s3, job.bucket, tmpScored, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  scoredUpload = new LineUpload(deps.s3, job.bucket, tmpScored, contentTypeOf(format));
   errorsUpload = new LineUpload(deps.s3, job.bucket, tmpErrors, 'application/x-ndjson');
+  let result: ProcessResult;
   try {
-    const body = await openObjectStream(deps.s3, job.bucket, job.key);
-    const input = decode(body, hash, gzip);
-    let headerWritten = format !== 'csv';
-    let headerLine: string | undefined;
-    for await (const chunk of readRowChunks(input, format, deps.chunkRows, (header) => {
-      ignoredColumns = scorer.acceptHeader(header);
-      headerLine = scorer.outputHeader();
-    })) {
-      if (!headerWritten && headerLine) {
-        await scoredUpload.writeLines([headerLine]);
-        headerWritten = true;
-      }
-      const out = await scorer.score(chunk.rows);
-      await scoredUpload.writeLines(out.scoredLines);
-      await errorsUpload.writeLines(out.errorLines);
-      rows.in += chunk.rows.length;
-      rows.scored += out.scored;
-      rows.rejected += out.rejected;
+    const common = { s3: deps.s3, bucket: job.bucket, key: job.key, size: job.size, served, chunkRows: deps.chunkRows, scored: scoredUpload, errors: errorsUpload };
+    const progress = (counts: Counts) => {
+      Object.assign(rows, counts);
       deps.onProgress?.(rows);
-    }
-    if (!headerWritten && headerLine) await scoredUpload.writeLines([headerLine]);
-    if (format === 'jsonl' && rows.in === 0) throw new BatchFileError('the file is empty: no JSON Lines rows');
+    };
+    result =
+      format === 'parquet'
+        ? await processParquet({ ...common, onProgress: progress })
+        : await processText({ ...common, format, gzip, writeHeader: true, onProgress: progress });
+    Object.assign(rows, result.rows);
     await scoredUpload.finish();
     await errorsUpload.finish();
   } catch (error) {
-    const reason = error instanceof BatchFileError ? error.message : fileErrorOf(error);
-    if (reason) return fail(reason, withModel);
+    if (error instanceof BatchFileError) return fail(error.message, withModel);
     await fail('internal error; the job is retried', withModel);
     throw error;
   }
@@ -120,10 +99,10 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
   const manifest: BatchManifest = {
     ...base,
     ...withModel,
-    input: { ...withModel.input, sha256: hash.digest('hex') },
+    input: { ...withModel.input, ...(result.sha256 ? { sha256: result.sha256 } : {}) },
     status: 'complete',
     rows,
-    ignoredColumns,
+    ignoredColumns: result.ignoredColumns,
     outputs,
     timings: timings(started, rows),
   };
@@ -131,28 +110,8 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
   return manifest;
 }
 
-/** Hashes the stored bytes as they stream by, then gunzips when asked. */
-function decode(body: Readable, hash: ReturnType<typeof createHash>, gzip: boolean): Readable {
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  body.on('error', (e) => tap.destroy(e));
-  const tapped = body.pipe(tap);
-  if (!gzip) return tapped;
-  const gunzip = createGunzip();
-  tapped.on('error', (e) => gunzip.destroy(e));
-  return tapped.pipe(gunzip);
-}
-
-/** Errors that mean the file itself is bad (not our fault, retrying cannot help). */
-function fileErrorOf(error: unknown): string | null {
-  const code = (error as { code?: string }).code ?? '';
-  if (code.startsWith('Z_') || code === 'ERR_INVALID_ARG_TYPE') return `the file is not valid gzip: ${(error as Error).message}`;
-  if ((error as Error).message === 'unexpected end of file') return 'the gzip stream is truncated (unexpected end of file)';
-  return null;
+export function contentTypeOf(format: TextFormat | 'parquet'): string {
+  return format === 'csv' ? 'text/csv' : format === 'jsonl' ? 'application/x-ndjson' : 'application/vnd.apache.parquet';
 }
 
 function timings(started: number, rows: { scored: number }) {

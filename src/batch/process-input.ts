@@ -1,0 +1,155 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { openObjectStream, type LineUpload } from '../aws/s3-streams.js';
+import type { ServedModel } from '../serving/served-models.js';
+import { ChunkScorer } from './chunk-scorer.js';
+import { flatColumns, outputSchema, readParquetChunks, readParquetMetadata, s3AsyncBuffer, ScoredParquetWriter, toJsonValue } from './parquet.js';
+import { BatchFileError, readRowChunks, type TextFormat } from './row-source.js';
+
+export interface Counts {
+  in: number;
+  scored: number;
+  rejected: number;
+}
+
+export interface ProcessOptions {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly key: string;
+  readonly size: number;
+  readonly served: ServedModel;
+  readonly chunkRows: number;
+  readonly scored: LineUpload;
+  readonly errors: LineUpload;
+  readonly onProgress?: (rows: Counts) => void;
+}
+
+export interface ProcessResult {
+  readonly rows: Counts;
+  readonly ignoredColumns: string[];
+  /** sha256 of the bytes read (the whole stored object when no range was given). */
+  readonly sha256?: string;
+}
+
+/**
+ * Scores CSV or JSON Lines (optionally gzip) from S3, streaming: a byte range of the object when `range` is
+ * given (a part of a large file; `header` then supplies the CSV header), else the whole object.
+ */
+export async function processText(
+  options: ProcessOptions & { format: TextFormat; gzip: boolean; range?: { start: number; end: number }; header?: string[]; firstRow?: number; writeHeader: boolean },
+): Promise<ProcessResult> {
+  const scorer = new ChunkScorer(options.served, options.format);
+  const rows: Counts = { in: 0, scored: 0, rejected: 0 };
+  const hash = options.range ? undefined : createHash('sha256');
+  let ignoredColumns: string[] = [];
+  const body = await openObjectStream(options.s3, options.bucket, options.key, options.range);
+  let input: AsyncIterable<Uint8Array | string> = decode(body, hash, options.gzip);
+  let headerLine: string | undefined;
+  if (options.header) {
+    ignoredColumns = scorer.acceptHeader(options.header);
+    headerLine = scorer.outputHeader();
+    // The part has no header line of its own: feed the known header first.
+    input = prepend(`${options.header.map((h) => (/[",\r\n]/.test(h) ? `"${h.replace(/"/g, '""')}"` : h)).join(',')}\n`, input);
+  }
+  let headerWritten = !options.writeHeader || options.format !== 'csv';
+  try {
+    for await (const chunk of readRowChunks(
+      input,
+      options.format,
+      options.chunkRows,
+      (header) => {
+        if (!options.header) {
+          ignoredColumns = scorer.acceptHeader(header);
+          headerLine = scorer.outputHeader();
+        }
+      },
+      options.firstRow ?? 1,
+    )) {
+      if (!headerWritten && headerLine) {
+        await options.scored.writeLines([headerLine]);
+        headerWritten = true;
+      }
+      const out = await scorer.score(chunk.rows);
+      await options.scored.writeLines(out.scoredLines);
+      await options.errors.writeLines(out.errorLines);
+      rows.in += chunk.rows.length;
+      rows.scored += out.scored;
+      rows.rejected += out.rejected;
+      options.onProgress?.(rows);
+    }
+  } catch (error) {
+    const reason = gzipProblem(error);
+    if (reason) throw new BatchFileError(reason, { cause: error });
+    throw error;
+  }
+  if (!headerWritten && headerLine) await options.scored.writeLines([headerLine]);
+  if (options.format === 'jsonl' && rows.in === 0 && !options.range) throw new BatchFileError('the file is empty: no JSON Lines rows');
+  return { rows, ignoredColumns, ...(hash ? { sha256: hash.digest('hex') } : {}) };
+}
+
+/**
+ * Scores a Parquet object (or the rows [rowStart, rowEnd) of it) with ranged reads, writing a Parquet file of
+ * the input columns (types kept) plus the prediction columns, one row group per chunk.
+ */
+export async function processParquet(options: ProcessOptions & { rowRange?: [number, number] }): Promise<ProcessResult> {
+  const file = s3AsyncBuffer(options.s3, options.bucket, options.key, options.size);
+  const metadata = await readParquetMetadata(file);
+  const columns = flatColumns(metadata);
+  const scorer = new ChunkScorer(options.served, 'parquet');
+  const ignoredColumns = scorer.acceptHeader(columns);
+  const label = options.served.spec.label.positive;
+  const writer = new ScoredParquetWriter(options.scored, columns, outputSchema(metadata, typeof label as 'string' | 'number' | 'boolean'));
+  const rows: Counts = { in: 0, scored: 0, rejected: 0 };
+  const [start, end] = options.rowRange ?? [0, Number(metadata.num_rows)];
+  for await (const chunk of readParquetChunks(file, metadata, start, end, options.chunkRows)) {
+    const jsonView = chunk.map((r) => ({ row: r.row, raw: Object.fromEntries(Object.entries(r.raw as Record<string, unknown>).map(([k, v]) => [k, toJsonValue(v)])) }));
+    const result = await scorer.scoreRows(jsonView);
+    const keptRows = new Set(result.kept.map((r) => r.row));
+    await writer.write({ ...result, kept: chunk.filter((r) => keptRows.has(r.row)) });
+    await options.errors.writeLines(result.errorLines);
+    rows.in += chunk.length;
+    rows.scored += result.kept.length;
+    rows.rejected += chunk.length - result.kept.length;
+    options.onProgress?.(rows);
+  }
+  await writer.finish();
+  const sha256 = options.rowRange ? undefined : await sha256Of(options.s3, options.bucket, options.key);
+  return { rows, ignoredColumns, ...(sha256 ? { sha256 } : {}) };
+}
+
+async function sha256Of(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of await openObjectStream(s3, bucket, key)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function* prepend(first: string, rest: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array | string> {
+  yield first;
+  yield* rest;
+}
+
+/** Hashes the stored bytes as they stream by, then gunzips when asked. */
+function decode(body: Readable, hash: Hash | undefined, gzip: boolean): Readable {
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash?.update(chunk);
+      done(null, chunk);
+    },
+  });
+  body.on('error', (e) => tap.destroy(e));
+  const tapped = body.pipe(tap);
+  if (!gzip) return tapped;
+  const gunzip = createGunzip();
+  tapped.on('error', (e) => gunzip.destroy(e));
+  return tapped.pipe(gunzip);
+}
+
+/** zlib errors mean the file itself is bad: retrying cannot help. */
+function gzipProblem(error: unknown): string | null {
+  const code = (error as { code?: string }).code ?? '';
+  if ((error as Error).message === 'unexpected end of file') return 'the gzip stream is truncated (unexpected end of file)';
+  if (code.startsWith('Z_')) return `the file is not valid gzip: ${(error as Error).message}`;
+  return null;
+}
