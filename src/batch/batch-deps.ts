@@ -58,3 +58,13 @@ async function startExecution(sfn: SFNClient, stateMachineArn: string, identity:
     throw error;
   }
 }
+
+/** Dependencies of the state machine's steps (split, score-part, merge, mark-failed). */
+export function buildStepDeps(env: Record<string, string | undefined>) {
+  const config = parseEnv(batchConfigSchema, env, 'the batch functions');
+  const s3 = getS3Client();
+  const models = new ServedModels(new DynamoDbModelRegistry(getDocumentClient(), config.REGISTRY_TABLE), new S3ObjectStore(s3, config.ARTIFACT_BUCKET), {
+    ttlMs: 30_000,
+  });
+  return { config, s3, models, chunkRows: config.BATCH_CHUNK_ROWS, partBytes: config.PART_BYTES };
+}

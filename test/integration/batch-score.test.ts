@@ -156,7 +156,7 @@ describe('batch-score handler with Parquet', () => {
     const out = await getS3Client().send(new GetObjectCommand({ Bucket: 'mlops-local-batch', Key: 'scored/credit-risk/apps.parquet' }));
     const bytes = await out.Body!.transformToByteArray();
     const { parquetReadObjects } = await import('hyparquet');
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     const scored = (await parquetReadObjects({ file: { byteLength: buffer.byteLength, slice: async (s: number, e?: number) => buffer.slice(s, e) } })) as Record<string, unknown>[];
     expect(scored).toHaveLength(100);
     expect(scored[0]).toMatchObject({ applicant_id: 'A00000001', loan_amount: BigInt(sample[0]!.loan_amount as number), model_version: 1, prediction_id: expect.any(String) });

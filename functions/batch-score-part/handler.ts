@@ -1,0 +1,24 @@
+import middy from '@middy/core';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import { parser } from '@aws-lambda-powertools/parser/middleware';
+import { buildStepDeps } from '../../src/batch/batch-deps.js';
+import { partTaskSchema, type PartTask } from '../../src/batch/job.js';
+import { scorePart } from '../../src/batch/parts.js';
+
+const logger = new Logger({ serviceName: 'batch-score-part' });
+const tracer = new Tracer({ serviceName: 'batch-score-part' });
+let deps: ReturnType<typeof buildStepDeps> | undefined;
+
+/** State machine step (inside the Distributed Map): score one part into tmp/. */
+export const handler = middy(async (task: PartTask) => {
+  deps ??= buildStepDeps(process.env);
+  const result = await scorePart(deps, task);
+  logger.info('part scored', { key: task.job.key, part: task.part.index, rows: result.rowsIn, rejected: result.rejected });
+  return result;
+})
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(parser({ schema: partTaskSchema }));
