@@ -1,0 +1,78 @@
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildStepDeps } from '../../src/batch/batch-deps.js';
+import type { BatchJob } from '../../src/batch/job.js';
+import { markFailed, mergeParts, scorePart } from '../../src/batch/parts.js';
+import { splitFile } from '../../src/batch/split.js';
+import { parseCsv } from '../../src/core/data/csv.js';
+import { uuidv7 } from '../../src/core/ids.js';
+import { generateCreditRisk, toCsv, toJsonl } from '../../src/demo/credit-risk.js';
+import { localResourceNames } from '../../src/local/resources.js';
+import { dropFile, readBatchObject } from '../support/batch.js';
+import { publishDemoModel } from '../support/demo-model.js';
+import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
+
+let env: TestEmulators;
+let deps: ReturnType<typeof buildStepDeps>;
+
+beforeAll(async () => {
+  env = await startTestEmulators();
+  Object.assign(process.env, { BATCH_CHUNK_ROWS: '64', PART_BYTES: '4000' });
+  await publishDemoModel();
+  deps = buildStepDeps(process.env);
+});
+afterAll(async () => env?.close());
+
+const rows = generateCreditRisk({ rows: 600, seed: 11 });
+
+async function runSteps(name: string, body: string | Uint8Array): Promise<{ parts: number }> {
+  const event = await dropFile('credit-risk', name, body);
+  const o = event.Records[0]!.s3.object;
+  const job: BatchJob = { bucket: localResourceNames.BATCH_BUCKET, key: `incoming/credit-risk/${name}`, etag: o.eTag, size: o.size, model: 'credit-risk', name, runId: uuidv7(), startedAt: new Date().toISOString() };
+  const split = await splitFile(deps, job);
+  const { parts: list, ...rest } = split;
+  const results = await Promise.all(list.map((part) => scorePart(deps, { job, split: rest, part })));
+  await mergeParts(deps, { job, split, parts: results });
+  return { parts: list.length };
+}
+
+describe('large-file steps (split, score parts, merge)', () => {
+  it('splits a CSV with quoted newlines on row boundaries and merges to exactly one output row per scored input row', async () => {
+    // every RENT becomes a quoted field with a newline inside: a row boundary scan that ignored quotes would cut rows
+    const csv = toCsv(rows).replace(/,RENT,/g, ',"RE\nNT",');
+    const { parts } = await runSteps('many-parts.csv', csv);
+    expect(parts).toBeGreaterThan(5);
+    const manifest = JSON.parse((await readBatchObject('manifests/credit-risk/many-parts.csv.json'))!);
+    expect(manifest).toMatchObject({ status: 'complete', mode: 'distributed', parts, rows: { in: 600 } });
+    expect(manifest.rows.in).toBe(manifest.rows.scored + manifest.rows.rejected);
+    const out = parseCsv((await readBatchObject('scored/credit-risk/many-parts.csv'))!);
+    expect(out.rows.map((r) => r.applicant_id)).toEqual(rows.filter((r) => r.home_ownership !== 'RENT').map((r) => r.applicant_id));
+    expect(out.rows.length).toBe(manifest.rows.scored);
+    // rows whose home_ownership holds a newline are rejected (not a category), each reported once with its row number
+    const errors = (await readBatchObject('errors/credit-risk/many-parts.csv.jsonl'))!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(errors.length).toBe(manifest.rows.rejected);
+    expect(errors.every((e) => e.field === 'home_ownership')).toBe(true);
+    const rejectedRows = errors.map((e) => e.row).sort((a, b) => a - b);
+    expect(rejectedRows).toEqual(rows.map((r, i) => (r.home_ownership === 'RENT' ? i + 1 : -1)).filter((i) => i > 0));
+  });
+
+  it('merges JSON Lines parts in input order', async () => {
+    await runSteps('parts.jsonl', toJsonl(rows));
+    const lines = (await readBatchObject('scored/credit-risk/parts.jsonl'))!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.applicant_id)).toEqual(rows.map((r) => r.applicant_id));
+  });
+
+  it('scores a gzip file as one part', async () => {
+    const { parts } = await runSteps('parts.csv.gz', gzipSync(toCsv(rows)));
+    expect(parts).toBe(1);
+    const manifest = JSON.parse((await readBatchObject('manifests/credit-risk/parts.csv.gz.json'))!);
+    expect(manifest.rows).toEqual({ in: 600, scored: 600, rejected: 0 });
+  });
+
+  it('records a failed run without committing anything and removes its tmp objects', async () => {
+    const job: BatchJob = { bucket: localResourceNames.BATCH_BUCKET, key: 'incoming/credit-risk/x.csv', size: 1, model: 'credit-risk', name: 'x.csv', runId: uuidv7(), startedAt: new Date().toISOString() };
+    const manifest = await markFailed(deps.s3, { job, error: { Error: 'BatchFileError', Cause: JSON.stringify({ errorType: 'BatchFileError', errorMessage: 'missing required column: age' }) } });
+    expect(manifest).toMatchObject({ status: 'failed', error: 'missing required column: age' });
+    expect(await readBatchObject('scored/credit-risk/x.csv')).toBeNull();
+  });
+});
