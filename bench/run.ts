@@ -1,10 +1,12 @@
 /**
  * `npm run bench -- <name>`: runs one benchmark and prints its figures as JSON on stdout.
  */
+import { benchBatch } from './batch.js';
 import { benchOnline } from './online.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   online: benchOnline,
+  batch: benchBatch,
 };
 
 const name = process.argv[2];

@@ -1,6 +1,6 @@
 import { formatCsvRow } from '../core/data/csv.js';
 import { uuidv7 } from '../core/ids.js';
-import type { FeatureRecord } from '../core/validation/record-validator.js';
+import { compileTextReader, type FeatureRecord, type RecordResult } from '../core/validation/record-validator.js';
 import { labelValue, scoreRecords } from '../serving/predict.js';
 import type { ServedModel } from '../serving/served-models.js';
 import { BatchFileError, type SourceRow, type TextFormat } from './row-source.js';
@@ -34,6 +34,7 @@ export interface ScoredChunk {
 export class ChunkScorer {
   private readonly featureNames: Set<string>;
   private header: string[] = [];
+  private readText: ((cells: readonly string[]) => FeatureRecord | null) | undefined;
 
   constructor(
     private readonly served: ServedModel,
@@ -49,6 +50,7 @@ export class ChunkScorer {
     const clash = header.filter((h) => (OUTPUT_COLUMNS as readonly string[]).includes(h));
     if (clash.length > 0) throw new BatchFileError(`input already has output column${clash.length > 1 ? 's' : ''}: ${clash.join(', ')}`);
     this.header = header;
+    this.readText = compileTextReader(this.served.spec, header);
     return header.filter((h) => !this.featureNames.has(h));
   }
 
@@ -63,10 +65,7 @@ export class ChunkScorer {
       const prediction = result.predictions[i]!;
       const score = result.scores[i]!;
       const id = result.ids[i]!;
-      if (this.format === 'csv') {
-        const raw = row.raw as Record<string, string>;
-        return formatCsvRow([...this.header.map((h) => raw[h]), String(prediction), score, id, result.version]);
-      }
+      if (this.format === 'csv') return formatCsvRow([...(row.raw as string[]), String(prediction), score, id, result.version]);
       return JSON.stringify({ ...(row.raw as Record<string, unknown>), prediction, score, prediction_id: id, model_version: result.version });
     });
     return { scoredLines, errorLines: result.errorLines, scored: result.kept.length, rejected: rows.length - result.kept.length };
@@ -97,12 +96,17 @@ export class ChunkScorer {
     return { kept, predictions, scores: scored.scores, ids, version, errorLines };
   }
 
-  private validate(row: SourceRow) {
+  private validate(row: SourceRow): RecordResult {
     const path = `row ${row.row}`;
     if (this.format === 'csv') {
-      const raw = row.raw as Record<string, string>;
+      const cells = row.raw as string[];
+      const record = this.readText!(cells);
+      if (record) return { ok: true, record };
+      // Only invalid rows pay for building an object and running the schema, to get the exact issues.
       const features: Record<string, string> = {};
-      for (const name of this.featureNames) if (raw[name] !== undefined) features[name] = raw[name]!;
+      this.header.forEach((h, i) => {
+        if (this.featureNames.has(h)) features[h] = cells[i] ?? '';
+      });
       return this.served.validator.parseText(features, path);
     }
     const raw = row.raw;

@@ -1,9 +1,9 @@
 import { CsvParser, CsvSyntaxError } from '../core/data/csv.js';
 
-/** One input row: its 1-based data row number and its raw content (CSV cells by column, or a parsed JSON value). */
+/** One input row: its 1-based data row number and its raw content (CSV: the cells, in header order; else a parsed value). */
 export interface SourceRow {
   readonly row: number;
-  readonly raw: Record<string, string> | unknown;
+  readonly raw: readonly string[] | unknown;
   /** Set when the row could not even be parsed (e.g. a JSON Lines line that is not JSON). */
   readonly parseError?: string;
 }
@@ -50,12 +50,8 @@ export async function* readRowChunks(
           onHeader(header);
           continue;
         }
-        const raw: Record<string, string> = {};
-        for (let i = 0; i < header.length; i++) raw[header[i]!] = c[i] ?? '';
         const row = ++rowNumber;
-        pending.push(
-          c.length === header.length ? { row, raw } : { row, raw, parseError: `has ${c.length} cells where the header has ${header.length}` },
-        );
+        pending.push(c.length === header.length ? { row, raw: c } : { row, raw: c, parseError: `has ${c.length} cells where the header has ${header.length}` });
         if (pending.length >= chunkRows) {
           yield { rows: pending };
           pending = [];

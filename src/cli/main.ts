@@ -5,6 +5,7 @@ import { lineage } from './commands/lineage.js';
 import { models } from './commands/models.js';
 import { shadow } from './commands/shadow.js';
 import { start } from './commands/start.js';
+import { stream } from './commands/stream.js';
 import { train } from './commands/train.js';
 
 const USAGE = `mlops — run ML models on AWS serverless, or all of it on this machine
@@ -27,6 +28,8 @@ Usage:
   mlops lineage <predictionId>                              from a prediction to version, dataset, spec and code
   mlops batch score <model> <file> [--out <path>]          upload to incoming/, wait, download the scored file
   mlops batch status <name> --model <model>                 read a batch job's manifest
+  mlops stream send <model> <file.jsonl> [--partition-key-field <field>]
+      Put one record per line (an instance) on the predictions stream (MLOPS_STREAM_NAME with --target aws).
   mlops demo generate [--rows 10000] [--seed 42] [--covariate-drift 0..1] [--concept-drift 0..1]
               [--format csv|jsonl] [--out file]
 
@@ -52,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
         return await lineage(rest);
       case 'batch':
         return await batch(rest);
+      case 'stream':
+        return await stream(rest);
       case 'demo':
         return demo(rest);
       case undefined:

@@ -1,4 +1,4 @@
-// Type declarations for the two emulator packages, which ship none.
+// Type declarations for the emulator packages, which ship none.
 declare module 'dynalite' {
   import type { Server } from 'node:http';
   interface DynaliteOptions {
@@ -30,4 +30,19 @@ declare module 's3rver' {
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }
+}
+
+declare module 'kinesalite' {
+  import type { Server } from 'node:http';
+  interface KinesaliteOptions {
+    /** LevelDB directory; in memory when omitted. */
+    path?: string;
+    createStreamMs?: number;
+    deleteStreamMs?: number;
+    updateStreamMs?: number;
+    shardLimit?: number;
+    ssl?: boolean;
+  }
+  function kinesalite(options?: KinesaliteOptions): Server;
+  export default kinesalite;
 }

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import dynalite from 'dynalite';
+import kinesalite from 'kinesalite';
 import S3rver from 's3rver';
 
 /** An S3 notification record as s3rver emits it (keys NOT URL-encoded, unlike AWS). */
@@ -14,6 +15,8 @@ export interface S3rverEventRecord {
 export interface Emulators {
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
+  /** kinesalite (Kinesis); the SDK needs an HTTP/1.1 handler for it (src/aws/stream-clients.ts). */
+  readonly kinesisEndpoint: string;
   /** Subscribes to s3rver's object events (the local stand-in for bucket notifications). */
   onS3Event(listener: (records: readonly S3rverEventRecord[]) => void): void;
   close(): Promise<void>;
@@ -27,10 +30,14 @@ export interface EmulatorOptions {
   readonly s3Port?: number;
   /** Keep DynamoDB in memory (tests). */
   readonly inMemoryDynamoDb?: boolean;
+  readonly kinesisPort?: number;
+  /** Keep Kinesis in memory (tests). */
+  readonly inMemoryKinesis?: boolean;
 }
 
 /**
- * Starts the embedded AWS services on loopback: dynalite (DynamoDB) and s3rver (S3), with their data on disk
+ * Starts the embedded AWS services on loopback: dynalite (DynamoDB), s3rver (S3) and kinesalite (Kinesis,
+ * LevelDB under `<dataDir>/kinesis`), with their data on disk
  * under `dataDir` so it survives restarts. Ports default to free ones.
  */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
@@ -61,16 +68,37 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
     throw error;
   }
 
+  let kinesis: Server;
+  try {
+    kinesis = await startKinesalite(options, host);
+  } catch (error) {
+    await Promise.allSettled([s3.close(), closeServer(dynamo)]);
+    throw error;
+  }
+
   return {
     dynamodbEndpoint: `http://${host}:${dynamoPort}`,
     s3Endpoint: `http://${host}:${s3Port}`,
+    kinesisEndpoint: `http://${host}:${(kinesis.address() as AddressInfo).port}`,
     onS3Event(listener) {
       s3.on('event', (event: { Records: S3rverEventRecord[] }) => listener(event.Records));
     },
     async close() {
-      await Promise.allSettled([s3.close(), closeServer(dynamo)]);
+      await Promise.allSettled([s3.close(), closeServer(dynamo), closeServer(kinesis)]);
     },
   };
+}
+
+/** kinesalite (Kinesis on LevelDB); streams become ACTIVE at once. */
+async function startKinesalite(options: EmulatorOptions, host: string): Promise<Server> {
+  const kinesisDir = join(options.dataDir, 'kinesis');
+  if (!options.inMemoryKinesis) mkdirSync(kinesisDir, { recursive: true });
+  const server = kinesalite({ ...(options.inMemoryKinesis ? {} : { path: kinesisDir }), createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.kinesisPort ?? 0, host, () => resolve());
+  });
+  return server;
 }
 
 function closeServer(server: Server): Promise<void> {
@@ -84,10 +112,13 @@ function closeServer(server: Server): Promise<void> {
  * The SDK's standard environment for talking to the emulators. Handlers and adapters read nothing else: the
  * same code on AWS simply has these unset (and real credentials).
  */
-export function emulatorEnvironment(emulators: Pick<Emulators, 'dynamodbEndpoint' | 's3Endpoint'>): Record<string, string> {
+export function emulatorEnvironment(
+  emulators: Pick<Emulators, 'dynamodbEndpoint' | 's3Endpoint'> & { readonly kinesisEndpoint?: string | undefined },
+): Record<string, string> {
   return {
     AWS_ENDPOINT_URL_DYNAMODB: emulators.dynamodbEndpoint,
     AWS_ENDPOINT_URL_S3: emulators.s3Endpoint,
+    ...(emulators.kinesisEndpoint ? { AWS_ENDPOINT_URL_KINESIS: emulators.kinesisEndpoint } : {}),
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',

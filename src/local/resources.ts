@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { idempotencyTable, registryTable } from '../aws/tables.js';
 import { canaryAlarmPrefix, METRICS_NAMESPACE } from '../serving/telemetry-names.js';
 import { ensureBucket, ensureTable } from './provision.js';
+import { ensureStream } from './provision-stream.js';
 
 /** Physical names of the local resources (on AWS the stacks name them). */
 export const localResourceNames = {
@@ -13,7 +14,13 @@ export const localResourceNames = {
   ARTIFACT_BUCKET: 'mlops-local-artifacts',
   IDEMPOTENCY_TABLE: 'mlops-local-idempotency',
   BATCH_BUCKET: 'mlops-local-batch',
+  /** Streaming: records to score arrive on this Kinesis stream; Prediction events go to this bus. */
+  PREDICTION_STREAM: 'mlops-local-predictions',
+  EVENT_BUS_NAME: 'mlops-local-events',
 } as const;
+
+/** Shards of the local predictions stream: two, so per-shard ordering and polling are exercised. */
+export const LOCAL_STREAM_SHARDS = 2;
 
 /**
  * Environment every local function gets: the variables CDK binds on AWS, except that the PII token key is
@@ -48,6 +55,8 @@ export async function provisionLocalResources(): Promise<void> {
     await ensureTable(dynamodb, localResourceNames.IDEMPOTENCY_TABLE, idempotencyTable);
     await ensureBucket(s3, localResourceNames.ARTIFACT_BUCKET);
     await ensureBucket(s3, localResourceNames.BATCH_BUCKET);
+    // Streaming: only ever in kinesalite (on AWS the streaming stack owns the stream).
+    if (process.env.AWS_ENDPOINT_URL_KINESIS) await ensureStream(localResourceNames.PREDICTION_STREAM, LOCAL_STREAM_SHARDS);
   } finally {
     dynamodb.destroy();
     s3.destroy();

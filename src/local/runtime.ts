@@ -10,6 +10,7 @@ import { createS3EventRouter, type S3EventHandler } from './s3-event-router.js';
 import { emulatorEnvironment, startEmulators, type Emulators } from './emulators.js';
 import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
 import { seedDemo } from './seed-demo.js';
+import { startLocalStreaming, type LocalStreaming } from './streaming.js';
 
 export interface LocalRuntimeOptions {
   readonly dataDir: string;
@@ -26,6 +27,8 @@ export interface LocalRuntime {
   readonly apiKey: string;
   readonly dataDir: string;
   readonly emulators: Emulators;
+  /** The streaming path: predictions stream -> stream-score -> local event bus. */
+  readonly streaming: LocalStreaming;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,10 @@ export interface RuntimeInfo {
   readonly url: string;
   readonly dynamodbEndpoint: string;
   readonly s3Endpoint: string;
+  /** kinesalite, holding the predictions stream (`mlops stream send`). */
+  readonly kinesisEndpoint: string;
+  /** The local EventBridge stand-in. */
+  readonly eventsEndpoint: string;
 }
 
 export const RUNTIME_FILE = 'runtime.json';
@@ -53,6 +60,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   const emulators = await startEmulators({ dataDir });
   let server: Server | undefined;
+  let streaming: LocalStreaming | undefined;
   try {
     Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment(dataDir));
     await provisionLocalResources();
@@ -71,6 +79,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const batch = (await import('../../functions/batch-score/handler.js')) as { handler: S3EventHandler };
     const s3Router = createS3EventRouter({ bucket: localResourceNames.BATCH_BUCKET, handler: batch.handler, functionName: 'batch-score', s3: getS3Client(), log });
     emulators.onS3Event(s3Router.route);
+    const stream = (streaming = await startLocalStreaming({ dataDir, log }));
     const admin = (await import('../../functions/admin/handler.js')) as { handler: ProxyHandler };
     server = createApiGateway({
       integrations: [
@@ -82,7 +91,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     });
     const address = await listen(server, options.port, options.host ?? '127.0.0.1');
     const url = `http://${address.address}:${address.port}`;
-    const info: RuntimeInfo = { pid: process.pid, url, dynamodbEndpoint: emulators.dynamodbEndpoint, s3Endpoint: emulators.s3Endpoint };
+    const info: RuntimeInfo = {
+      pid: process.pid,
+      url,
+      dynamodbEndpoint: emulators.dynamodbEndpoint,
+      s3Endpoint: emulators.s3Endpoint,
+      kinesisEndpoint: emulators.kinesisEndpoint,
+      eventsEndpoint: stream.eventsEndpoint,
+    };
     writeFileSync(join(dataDir, RUNTIME_FILE), JSON.stringify(info, null, 2));
     const api = server;
     return {
@@ -90,6 +106,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       apiKey,
       dataDir,
       emulators,
+      streaming: stream,
       async close() {
         clearInterval(flushTimer);
         await new Promise<void>((done) => {
@@ -98,12 +115,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         });
         await predict.flushCaptures().catch(() => undefined);
         await s3Router.drain();
+        await stream.close();
         await emulators.close();
         rmSync(join(dataDir, RUNTIME_FILE), { force: true });
       },
     };
   } catch (error) {
     server?.close();
+    await streaming?.close();
     await emulators.close();
     throw error;
   }

@@ -22,6 +22,7 @@ serverless-mlops local runtime
   API          ${runtime.url}   (API Gateway emulator -> functions/predict/handler.ts)
   DynamoDB     ${runtime.emulators.dynamodbEndpoint}   (dynalite)
   S3           ${runtime.emulators.s3Endpoint}   (s3rver)
+  stream       ${runtime.streaming.streamName}   (kinesalite ${runtime.emulators.kinesisEndpoint} -> functions/stream-score/handler.ts -> events/, sns/)
   data         ${runtime.dataDir}
   API key      ${runtime.apiKey}
 

@@ -152,11 +152,29 @@ export function parseCsv(text: string): { columns: string[]; rows: Record<string
 
 /** Formats one CSV row, quoting only where needed. */
 export function formatCsvRow(cells: readonly (string | number | boolean | null | undefined)[]): string {
-  return cells
-    .map((c) => {
-      if (c === null || c === undefined) return '';
-      const s = String(c);
-      return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replace(/"/g, '""')}"` : s;
-    })
-    .join(',');
+  let line = '';
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells[i];
+    if (i > 0) line += ',';
+    if (c === null || c === undefined) continue;
+    if (typeof c !== 'string') {
+      line += String(c);
+      continue;
+    }
+    line += needsQuotes(c) ? `"${c.replace(/"/g, '""')}"` : c;
+  }
+  return line;
+}
+
+/** A cell needs quotes when it holds a quote, comma or line break, or has surrounding spaces. */
+function needsQuotes(s: string): boolean {
+  if (s.length === 0) return false;
+  const first = s.charCodeAt(0);
+  const last = s.charCodeAt(s.length - 1);
+  if (first <= 32 || last <= 32) return true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 || c === 44 || c === 10 || c === 13) return true;
+  }
+  return false;
 }

@@ -67,6 +67,74 @@ export function buildRecordValidator(spec: ModelSpec): RecordValidator {
   };
 }
 
+/**
+ * A fast reader of text rows (CSV cells by column index) for the batch path: it returns the validated record
+ * when every cell is valid, and null otherwise, in which case the caller runs `parseText` to get the issues.
+ * It accepts exactly what `parseText` accepts (same parsing, same checks; tests compare the two), without
+ * building an object per row or running the schema.
+ */
+export function compileTextReader(spec: ModelSpec, header: readonly string[]): (cells: readonly string[]) => FeatureRecord | null {
+  const readers = spec.features.map((feature) => {
+    const index = header.indexOf(feature.name);
+    const name = feature.name;
+    const required = feature.required;
+    switch (feature.type) {
+      case 'numeric': {
+        const min = feature.min ?? -Infinity;
+        const max = feature.max ?? Infinity;
+        return (cells: readonly string[], out: FeatureRecord) => {
+          const t = index < 0 ? '' : cells[index]!.trim();
+          if (t === '') return required ? false : ((out[name] = null), true);
+          const n = Number(t);
+          if (!Number.isFinite(n) || n < min || n > max) return false;
+          out[name] = n;
+          return true;
+        };
+      }
+      case 'categorical': {
+        const allowed = feature.categories ? new Set(feature.categories) : null;
+        return (cells: readonly string[], out: FeatureRecord) => {
+          const t = index < 0 ? '' : cells[index]!.trim();
+          if (t === '') return required ? false : ((out[name] = null), true);
+          if (allowed && !allowed.has(t)) return false;
+          out[name] = t;
+          return true;
+        };
+      }
+      case 'boolean':
+        return (cells: readonly string[], out: FeatureRecord) => {
+          const t = index < 0 ? '' : cells[index]!.trim().toLowerCase();
+          if (t === '') return required ? false : ((out[name] = null), true);
+          if (t === 'true' || t === '1' || t === 'yes') out[name] = true;
+          else if (t === 'false' || t === '0' || t === 'no') out[name] = false;
+          else return false;
+          return true;
+        };
+      case 'timestamp': {
+        const iso = z.iso.datetime({ offset: true });
+        return (cells: readonly string[], out: FeatureRecord) => {
+          const t = index < 0 ? '' : cells[index]!.trim();
+          if (t === '') return required ? false : ((out[name] = null), true);
+          if (/^-?\d+$/.test(t)) {
+            const n = Number(t);
+            if (n < 0 || !Number.isSafeInteger(n)) return false;
+            out[name] = n;
+            return true;
+          }
+          if (!iso.safeParse(t).success) return false;
+          out[name] = Date.parse(t);
+          return true;
+        };
+      }
+    }
+  });
+  return (cells) => {
+    const out: FeatureRecord = {};
+    for (const read of readers) if (!read(cells, out)) return null;
+    return out;
+  };
+}
+
 const INVALID = Symbol('invalid');
 
 function readCell(feature: FeatureSpec, text: string | undefined): unknown {

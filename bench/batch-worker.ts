@@ -1,0 +1,12 @@
+/**
+ * Runs the batch-score handler on one uploaded object in its own process, so its peak RSS is the handler's
+ * alone (the emulators run in the parent). Reports over IPC.
+ */
+import { lambdaContext } from '../src/local/lambda-context.js';
+
+const { handler } = (await import('../functions/batch-score/handler.js')) as unknown as { handler: (e: unknown, c: unknown) => Promise<unknown[]> };
+const event = JSON.parse(process.env.BENCH_EVENT!);
+const started = performance.now();
+const [manifest] = await handler(event, lambdaContext('batch-score', 15 * 60_000, 3008));
+const millis = performance.now() - started;
+process.send!({ manifest, millis, peakRssMb: process.resourceUsage().maxRSS / 1024 });
