@@ -53,7 +53,7 @@ export async function stream(argv: string[]): Promise<number> {
     where = `the local runtime at ${running.url}`;
   } else {
     const name = process.env.MLOPS_STREAM_NAME;
-    if (!name) throw new ValidationError([{ field: 'MLOPS_STREAM_NAME', reason: 'must name the predictions stream (stack output PredictionStreamName)' }]);
+    if (!name) throw new ValidationError([{ field: 'MLOPS_STREAM_NAME', reason: 'must name the predictions stream (the StreamName output of the streaming stack)' }]);
     streamName = name;
     where = 'AWS';
   }
