@@ -23,7 +23,10 @@ const lambdaHandler = async (event: z.infer<typeof S3Schema>, context: Context) 
   const results = [];
   for (const { identity, job } of jobsFromS3Event(event)) {
     const result = await deps.scoreOnce(identity, job);
-    if ('startedExecution' in result) logger.info('large file handed to the state machine', { key: job.key, size: job.size, execution: result.startedExecution });
+    if ('startedExecution' in result) {
+      logger.info('large file handed to the state machine', { key: job.key, size: job.size, execution: result.startedExecution });
+      metrics.addMetric('BatchFilesHandedOff', MetricUnit.Count, 1);
+    }
     else {
       logger.info('batch file done', { key: job.key, status: result.status, rows: result.rows, error: result.error });
       metrics.addMetric(result.status === 'complete' ? 'BatchFilesScored' : 'BatchFilesFailed', MetricUnit.Count, 1);

@@ -11,6 +11,7 @@ import { emulatorEnvironment, startEmulators, type Emulators } from './emulators
 import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
 import { seedDemo } from './seed-demo.js';
 import { startLocalStreaming, type LocalStreaming } from './streaming.js';
+import { loadBatchStateMachine, startLocalStepFunctions } from './step-functions.js';
 
 export interface LocalRuntimeOptions {
   readonly dataDir: string;
@@ -61,6 +62,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const emulators = await startEmulators({ dataDir });
   let server: Server | undefined;
   let streaming: LocalStreaming | undefined;
+  let sfn: Awaited<ReturnType<typeof startLocalStepFunctions>> | undefined;
   try {
     Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment(dataDir));
     await provisionLocalResources();
@@ -76,6 +78,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const flushEvery = Number(process.env.CAPTURE_FLUSH_SECONDS ?? 10) * 1000;
     const flushTimer = setInterval(() => void predict.flushCaptures().catch(() => undefined), flushEvery);
     flushTimer.unref();
+    // Large files go to the batch state machine, run by the local ASL interpreter behind a Step Functions endpoint.
+    const stepFunctions = (sfn = await startLocalStepFunctions({ dataDir, load: loadBatchStateMachine, log }));
+    process.env.AWS_ENDPOINT_URL_SFN = stepFunctions.endpoint;
+    process.env.BATCH_STATE_MACHINE_ARN = stepFunctions.stateMachineArn;
     const batch = (await import('../../functions/batch-score/handler.js')) as { handler: S3EventHandler };
     const s3Router = createS3EventRouter({ bucket: localResourceNames.BATCH_BUCKET, handler: batch.handler, functionName: 'batch-score', s3: getS3Client(), log });
     emulators.onS3Event(s3Router.route);
@@ -115,6 +121,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         });
         await predict.flushCaptures().catch(() => undefined);
         await s3Router.drain();
+        await stepFunctions.close();
         await stream.close();
         await emulators.close();
         rmSync(join(dataDir, RUNTIME_FILE), { force: true });
@@ -123,6 +130,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   } catch (error) {
     server?.close();
     await streaming?.close();
+    await sfn?.close();
     await emulators.close();
     throw error;
   }
