@@ -7,7 +7,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { getS3Client } from '../src/aws/clients.js';
 import { parseModelSpec } from '../src/core/spec/load-spec.js';
 import { emulatorEnvironment, startEmulators } from '../src/local/emulators.js';
-import { encodeS3Key } from '../src/local/s3-event-router.js';
+import { s3NotificationEvent } from '../src/local/s3-event-router.js';
 import { localFunctionEnvironment, localResourceNames, provisionLocalResources } from '../src/local/resources.js';
 import { localRegistry, localStore } from './local-target.js';
 import { trainAndPublish } from '../src/local/train-and-publish.js';
@@ -87,26 +87,7 @@ export async function benchBatch(): Promise<Record<string, unknown>> {
 }
 
 function runHandler(key: string, size: number, etag: string): Promise<{ manifest: unknown; millis: number; peakRssMb: number }> {
-  const event = {
-    Records: [
-      {
-        eventVersion: '2.1',
-        eventSource: 'aws:s3',
-        awsRegion: 'us-east-1',
-        eventTime: new Date().toISOString(),
-        eventName: 'ObjectCreated:CompleteMultipartUpload',
-        userIdentity: { principalId: 'bench' },
-        requestParameters: { sourceIPAddress: '127.0.0.1' },
-        responseElements: { 'x-amz-request-id': 'bench', 'x-amz-id-2': 'bench' },
-        s3: {
-          s3SchemaVersion: '1.0',
-          configurationId: 'incoming',
-          bucket: { name: localResourceNames.BATCH_BUCKET, ownerIdentity: { principalId: 'bench' }, arn: `arn:aws:s3:::${localResourceNames.BATCH_BUCKET}` },
-          object: { key: encodeS3Key(key), size, eTag: etag, sequencer: Date.now().toString(16) },
-        },
-      },
-    ],
-  };
+  const event = s3NotificationEvent({ bucket: localResourceNames.BATCH_BUCKET, key, size, etag, eventName: 'ObjectCreated:CompleteMultipartUpload' });
   return new Promise((resolve, reject) => {
     const worker = fork(join(import.meta.dirname, 'batch-worker.ts'), {
       // The heap limit the batch functions run with (NODE_OPTIONS in the stack): V8 then collects before RSS grows.

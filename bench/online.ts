@@ -5,23 +5,10 @@ import { join } from 'node:path';
 import { httpLoad } from './http-load.js';
 import { startRuntime } from './local-runtime-process.js';
 import { round } from './stats.js';
+import { exampleInstance } from '../src/demo/credit-risk.js';
 
 const MODEL = 'credit-risk';
-const INSTANCE = {
-  age: 35,
-  annual_income: 52000,
-  loan_amount: 12000,
-  debt_to_income: 0.35,
-  credit_history_months: 120,
-  open_accounts: 6,
-  delinquencies_2y: 0,
-  employment_years: 4,
-  home_ownership: 'RENT',
-  loan_purpose: 'credit_card',
-  postal_prefix: '941',
-  has_cosigner: false,
-  applied_at: '2026-11-27T10:00:00Z',
-};
+const INSTANCE = exampleInstance;
 const HANDLER_P50_BUDGET_US = 150;
 
 /**

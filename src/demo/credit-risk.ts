@@ -114,3 +114,20 @@ function clamp01(x: number): number {
 function round2(x: number): number {
   return Math.round(x * 100) / 100;
 }
+
+/** One valid request instance for the demo model (the start banner, benchmarks and tests use it). */
+export const exampleInstance = {
+  age: 35,
+  annual_income: 52000,
+  loan_amount: 12000,
+  debt_to_income: 0.35,
+  credit_history_months: 120,
+  open_accounts: 6,
+  delinquencies_2y: 0,
+  employment_years: 4,
+  home_ownership: 'RENT',
+  loan_purpose: 'credit_card',
+  postal_prefix: '941',
+  has_cosigner: false,
+  applied_at: '2026-11-27T10:00:00Z',
+} as const;

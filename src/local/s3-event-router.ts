@@ -36,31 +36,14 @@ export function createS3EventRouter(options: S3EventRouterOptions) {
   const deliver = async (record: S3rverEventRecord) => {
     const { key } = record.s3.object;
     const head = await options.s3.send(new HeadObjectCommand({ Bucket: options.bucket, Key: key }));
-    const event = {
-      Records: [
-        {
-          eventVersion: '2.1',
-          eventSource: 'aws:s3',
-          awsRegion: process.env.AWS_REGION ?? 'us-east-1',
-          eventTime: new Date().toISOString(),
-          eventName: record.eventName,
-          userIdentity: { principalId: 'local' },
-          requestParameters: { sourceIPAddress: '127.0.0.1' },
-          responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
-          s3: {
-            s3SchemaVersion: '1.0',
-            configurationId: 'incoming',
-            bucket: { name: options.bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${options.bucket}` },
-            object: {
-              key: encodeS3Key(key),
-              size: head.ContentLength ?? 0,
-              eTag: (head.ETag ?? '').replace(/"/g, ''),
-              sequencer: record.s3.object.sequencer ?? Date.now().toString(16).toUpperCase(),
-            },
-          },
-        },
-      ],
-    };
+    const event = s3NotificationEvent({
+      bucket: options.bucket,
+      key,
+      size: head.ContentLength ?? 0,
+      etag: (head.ETag ?? '').replace(/"/g, ''),
+      eventName: record.eventName,
+      ...(record.s3.object.sequencer ? { sequencer: record.s3.object.sequencer } : {}),
+    });
     const attempts = (options.retries ?? 2) + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
@@ -79,6 +62,36 @@ export function createS3EventRouter(options: S3EventRouterOptions) {
     async drain() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
+  };
+}
+
+/** The S3 notification event AWS sends to Lambda for one object (key URL-encoded as S3 does). */
+export function s3NotificationEvent(o: { bucket: string; key: string; size: number; etag: string; eventName?: string; versionId?: string; sequencer?: string }) {
+  return {
+    Records: [
+      {
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: process.env.AWS_REGION ?? 'us-east-1',
+        eventTime: new Date().toISOString(),
+        eventName: o.eventName ?? 'ObjectCreated:Put',
+        userIdentity: { principalId: 'local' },
+        requestParameters: { sourceIPAddress: '127.0.0.1' },
+        responseElements: { 'x-amz-request-id': 'local', 'x-amz-id-2': 'local' },
+        s3: {
+          s3SchemaVersion: '1.0',
+          configurationId: 'incoming',
+          bucket: { name: o.bucket, ownerIdentity: { principalId: 'local' }, arn: `arn:aws:s3:::${o.bucket}` },
+          object: {
+            key: encodeS3Key(o.key),
+            size: o.size,
+            eTag: o.etag,
+            ...(o.versionId ? { versionId: o.versionId } : {}),
+            sequencer: o.sequencer ?? Date.now().toString(16).toUpperCase(),
+          },
+        },
+      },
+    ],
   };
 }
 

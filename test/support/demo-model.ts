@@ -5,7 +5,7 @@ import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
 import { parseModelSpecJson } from '../../src/core/spec/load-spec.js';
 import type { ModelSpec } from '../../src/core/spec/model-spec.js';
 import type { Algorithm } from '../../src/core/training/fit-network.js';
-import { generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
+import { exampleInstance, generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
 import { localResourceNames } from '../../src/local/resources.js';
 import { DEMO_SPEC_PATH } from '../../src/local/seed-demo.js';
 import { trainAndPublish } from '../../src/local/train-and-publish.js';
@@ -16,23 +16,7 @@ export function demoSpec(): ModelSpec {
 
 /** A valid request instance for the demo spec. */
 export function demoInstance(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    age: 35,
-    annual_income: 52000,
-    loan_amount: 12000,
-    debt_to_income: 0.35,
-    credit_history_months: 120,
-    open_accounts: 6,
-    delinquencies_2y: 0,
-    employment_years: 4,
-    home_ownership: 'RENT',
-    loan_purpose: 'credit_card',
-    postal_prefix: '941',
-    has_cosigner: false,
-    applied_at: '2026-11-27T10:00:00Z',
-    email: 'jane.doe@example.com',
-    ...overrides,
-  };
+  return { ...exampleInstance, email: 'jane.doe@example.com', ...overrides };
 }
 
 export function localRegistry() {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { startLocalRuntime } from '../../local/runtime.js';
+import { exampleInstance } from '../../demo/credit-risk.js';
 import { dataDirOf, intOption } from '../args.js';
 
 /** `mlops start`: the local runtime, until Ctrl-C. */
@@ -30,7 +31,7 @@ Try:
   curl -s -H 'x-api-key: ${runtime.apiKey}' ${runtime.url}/v1/models
   curl -s -X POST ${runtime.url}/v1/models/credit-risk/predict \\
     -H 'x-api-key: ${runtime.apiKey}' -H 'content-type: application/json' \\
-    -d '{"instances":[{"age":35,"annual_income":52000,"loan_amount":12000,"debt_to_income":0.35,"credit_history_months":120,"open_accounts":6,"delinquencies_2y":0,"employment_years":4,"home_ownership":"RENT","loan_purpose":"credit_card","postal_prefix":"941","has_cosigner":false,"applied_at":"2026-11-27T10:00:00Z"}]}'
+    -d '${JSON.stringify({ instances: [exampleInstance] })}'
 
 Ctrl-C stops it.`);
   await new Promise<void>((resolveStop) => {
