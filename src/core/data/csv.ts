@@ -25,9 +25,38 @@ export class CsvParser {
       this.started = true;
       if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
     }
-    let fieldStart = 0;
     const n = s.length;
-    let i = 0;
+    let pos = 0;
+    while (pos < n) {
+      if (this.isClean()) {
+        // Fast path: a complete line without quotes or carriage returns inside is split natively.
+        const nl = s.indexOf('\n', pos);
+        if (nl >= 0) {
+          const end = nl > pos && s.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+          const line = s.slice(pos, end);
+          if (line.indexOf('"') < 0 && line.indexOf('\r') < 0) {
+            if (line !== '') rows.push(line.split(','));
+            this.line++;
+            this.rowStartLine = this.line;
+            pos = nl + 1;
+            continue;
+          }
+        }
+      }
+      pos = this.parseRow(s, pos, rows);
+    }
+    return rows;
+  }
+
+  private isClean(): boolean {
+    return this.field === '' && this.row.length === 0 && !this.inQuotes && !this.quoteSeen && !this.pendingCr;
+  }
+
+  /** The character-level parser: consumes until one row is complete (pushed to `rows`) or the text ends. */
+  private parseRow(s: string, start: number, rows: string[][]): number {
+    let fieldStart = start;
+    const n = s.length;
+    let i = start;
     const flushField = (end: number) => {
       this.field += s.slice(fieldStart, end);
     };
@@ -96,8 +125,9 @@ export class CsvParser {
         flushField(i);
         this.row.push(this.field);
         this.field = '';
-        rows.push(this.row);
+        const row = this.row;
         this.row = [];
+        if (!(row.length === 1 && row[0] === '')) rows.push(row);
         this.line++;
         this.rowStartLine = this.line;
         if (c === 13) {
@@ -105,14 +135,12 @@ export class CsvParser {
             if (s.charCodeAt(i + 1) === 10) i++;
           } else this.pendingCr = true;
         }
-        i++;
-        fieldStart = i;
-        continue;
+        return i + 1;
       }
       i++;
     }
     flushField(n);
-    return rows.filter((r) => !(r.length === 1 && r[0] === ''));
+    return n;
   }
 
   /** Ends the input: returns the last row if the text did not end with a newline. */
