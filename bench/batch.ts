@@ -96,6 +96,6 @@ function runHandler(key: string, size: number, etag: string): Promise<{ manifest
       env: { ...process.env, BENCH_EVENT: JSON.stringify(event), LARGE_FILE_BYTES: String(1e12), POWERTOOLS_LOG_LEVEL: 'ERROR' },
     });
     worker.once('message', (m) => resolve(m as { manifest: unknown; millis: number; peakRssMb: number }));
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`batch worker exited with ${code}`)));
+    worker.once('exit', (code) => reject(new Error(`batch worker exited with ${code} before reporting`)));
   });
 }

@@ -27,6 +27,7 @@ export async function startRuntime(dataDir: string, apiKey: string): Promise<{ u
     child,
     stop: () =>
       new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.removeAllListeners('exit');
         child.once('exit', () => resolve());
         child.kill('SIGINT');

@@ -42,7 +42,7 @@ export async function benchOnline(): Promise<Record<string, unknown>> {
         },
       });
       worker.once('message', (m) => resolve(m as Record<string, number | string>));
-      worker.once('exit', (code) => code !== 0 && reject(new Error(`handler worker exited with ${code}`)));
+      worker.once('exit', (code) => reject(new Error(`handler worker exited with ${code} before reporting`)));
     });
     const http = await httpLoad({
       url: `${runtime.url}/v1/models/${MODEL}/predict`,

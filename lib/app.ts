@@ -2,13 +2,17 @@ import { type App, Tags, Validations } from 'aws-cdk-lib';
 import { DEFAULT_CROSS_STACK_REFERENCES } from 'aws-cdk-lib/cx-api';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadStageConfig, stackName, type StageConfig } from './config.js';
+import { BatchStack } from './stacks/batch-stack.js';
 import { DataStack } from './stacks/data-stack.js';
 import { ServingStack } from './stacks/serving-stack.js';
+import { StreamingStack } from './stacks/streaming-stack.js';
 
 export interface MlopsApp {
   readonly config: StageConfig;
   readonly data: DataStack;
   readonly serving: ServingStack;
+  readonly batch: BatchStack;
+  readonly streaming: StreamingStack;
 }
 
 /**
@@ -19,19 +23,20 @@ export interface MlopsApp {
  * @example
  * ```ts
  * const app = new App({ context: { stage: 'dev' } });
- * const { serving } = buildApp(app);
+ * const { serving, batch, streaming } = buildApp(app);
  * app.synth();
  * ```
  */
 export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): MlopsApp {
-  // Serving imports Data's outputs. Keep CloudFormation exports ("strong" references, which stop Data from
-  // removing an output Serving still uses) explicitly, unless cdk.json chose otherwise.
+  // Serving, Batch and Streaming import Data's outputs. Keep CloudFormation exports ("strong" references, which
+  // stop Data from removing an output another stack still uses) explicitly, unless cdk.json chose otherwise.
+  // Nothing in Data refers to the other stacks (see BatchStack for the bucket notifications), so no cycle.
   if (app.node.tryGetContext(DEFAULT_CROSS_STACK_REFERENCES) === undefined) {
     app.node.setContext(DEFAULT_CROSS_STACK_REFERENCES, 'strong');
   }
   const data = new DataStack(app, stackName(config, 'Data'), {
     config,
-    description: `serverless-mlops ${config.stage}: key, artifact bucket, model registry, PII token key`,
+    description: `serverless-mlops ${config.stage}: key, artifact and batch buckets, registry and idempotency tables, PII token key`,
   });
   const serving = new ServingStack(app, stackName(config, 'Serving'), {
     config,
@@ -41,9 +46,25 @@ export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): 
     registryTable: data.registryTable,
     piiTokenSecret: data.piiTokenSecret,
   });
+  const batch = new BatchStack(app, stackName(config, 'Batch'), {
+    config,
+    description: `serverless-mlops ${config.stage}: batch scoring of dropped files, large-file state machine`,
+    key: data.key,
+    artifactBucket: data.artifactBucket,
+    batchBucket: data.batchBucket,
+    registryTable: data.registryTable,
+    idempotencyTable: data.idempotencyTable,
+  });
+  const streaming = new StreamingStack(app, stackName(config, 'Streaming'), {
+    config,
+    description: `serverless-mlops ${config.stage}: Kinesis scoring, predictions bus, high-risk topic`,
+    key: data.key,
+    artifactBucket: data.artifactBucket,
+    registryTable: data.registryTable,
+  });
 
   Tags.of(app).add('project', 'serverless-mlops');
   Tags.of(app).add('stage', config.stage);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { config, data, serving };
+  return { config, data, serving, batch, streaming };
 }

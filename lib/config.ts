@@ -28,6 +28,11 @@ const name = z
   .string()
   .regex(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 characters: lower-case letters, digits and dashes, starting with a letter');
 
+/** S3 refuses multipart parts under 5 MiB (but the last): a part of a large batch file is at least that. */
+const MIN_PART_BYTES = 5 * 1024 * 1024;
+/** A Distributed Map runs at most 10,000 child executions at a time. */
+const MAX_MAP_CONCURRENCY = 10_000;
+
 /** Standard-resolution metrics (EMF's default) can only be alarmed on whole minutes. */
 const ALARM_PERIOD_STEP_SECONDS = 60;
 /** CloudWatch evaluates at most one day of data for alarms on periods of a minute or more. */
@@ -132,8 +137,34 @@ export const stageConfigSchema = z
     }),
     /** Canary alarms (per model) whose ALARM state rolls the canary back automatically. */
     rollout: rolloutSchema,
+    /** Batch scoring: rows per ONNX call (`BATCH_CHUNK_ROWS`). */
+    batchChunkRows: z.number().int().min(1).max(1_000_000),
+    /** Dropped files larger than this (bytes) are scored by the state machine, smaller ones by batch-score. */
+    largeFileBytes: z.number().int().positive(),
+    /** Target size (bytes) of one part of a large file: one ScorePart execution each. */
+    partBytes: z.number().int().min(MIN_PART_BYTES),
+    /** Memory of batch-score and batch-score-part (CPU scales with it). */
+    batchMemoryMb: z.number().int().min(128).max(10_240),
+    /** Parts of one large file scored at the same time (the Distributed Map's MaxConcurrency). */
+    mapMaxConcurrency: z.number().int().min(1).max(MAX_MAP_CONCURRENCY),
+    /** Capacity of the Kinesis stream: on-demand, or provisioned with `streamShardCount` shards. */
+    streamMode: z.enum(['onDemand', 'provisioned']),
+    /** Shards of a provisioned stream (ignored on demand). */
+    streamShardCount: z.number().int().min(1).max(500),
+    /** Most records per stream-score invocation. */
+    streamBatchSize: z.number().int().min(1).max(10_000),
+    /** Memory of the stream-score function. */
+    streamMemoryMb: z.number().int().min(128).max(10_240),
+    /** Age of the oldest unprocessed record (seconds) above which the stream is alarmed as falling behind. */
+    streamMaxIteratorAgeSeconds: z.number().int().positive().max(7 * 24 * 3600),
+    /** Prediction events with a score at or above this go to the high-risk topic. */
+    highRiskThreshold: z.number().min(0).max(1),
   })
-  .strict();
+  .strict()
+  .refine((config) => config.partBytes <= config.largeFileBytes, {
+    message: 'partBytes must not exceed largeFileBytes (a large file must split into at least one part)',
+    path: ['partBytes'],
+  });
 
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 
@@ -176,6 +207,17 @@ export function defaultStageConfig(stage: string, production = isProductionStage
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
     },
+    batchChunkRows: 8192,
+    largeFileBytes: 256 * 1024 * 1024,
+    partBytes: 64 * 1024 * 1024,
+    batchMemoryMb: 3008,
+    mapMaxConcurrency: 10,
+    streamMode: 'onDemand',
+    streamShardCount: 1,
+    streamBatchSize: 100,
+    streamMemoryMb: 1024,
+    streamMaxIteratorAgeSeconds: 60,
+    highRiskThreshold: 0.8,
   };
 }
 

@@ -143,3 +143,10 @@ export class MlFunction extends Construct {
     });
   }
 }
+
+/** The inline policy an {@link MlFunction}'s role collects its grants in (to acknowledge findings on it). */
+export function defaultPolicyOf(fn: MlFunction): iam.Policy {
+  const policy = fn.role.node.tryFindChild('DefaultPolicy');
+  if (!(policy instanceof iam.Policy)) throw new Error(`${fn.node.path} has no default policy`);
+  return policy;
+}

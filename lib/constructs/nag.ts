@@ -45,3 +45,23 @@ export function acknowledgeWildcardActions(policy: IConstruct, reasons: Readonly
     Validations.of(policy).acknowledge({ id: `AwsSolutions-IAM5[Action::${action}]`, reason });
   }
 }
+
+/**
+ * Reasons for the KMS action patterns CDK grants on encrypted resources (`table.grantReadWriteData`,
+ * `queue.grantSendMessages`, `bucket.grantPut`, ...), limited to the stage key. `source` names the grant.
+ *
+ * @example
+ * ```ts
+ * acknowledgeWildcardActions(policy, kmsDataKeyReasons('queue.grantSendMessages (the queue is KMS-encrypted)'));
+ * ```
+ */
+export function kmsDataKeyReasons(source: string): Record<string, string> {
+  return {
+    'kms:GenerateDataKey*':
+      `From ${source}, on the stage key only: expands to the GenerateDataKey variants that envelope ` +
+      'encryption of the resource requires.',
+    'kms:ReEncrypt*':
+      `From ${source}, on the stage key only: expands to kms:ReEncryptFrom/ReEncryptTo, which never reveal ` +
+      'plaintext.',
+  };
+}

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Stack, Validations, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -6,7 +6,15 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
 import type { Construct } from 'constructs';
-import { artifactBucket, registryTable, type KeyAttribute, type TableDefinition } from '../../src/aws/tables.js';
+import {
+  artifactBucket,
+  batchBucket,
+  idempotencyTable,
+  registryTable,
+  type KeyAttribute,
+  type TableDefinition,
+} from '../../src/aws/tables.js';
+import { batchLayout, INCOMING_PREFIX } from '../../src/batch/layout.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 
 export interface DataStackProps extends StackProps {
@@ -16,9 +24,27 @@ export interface DataStackProps extends StackProps {
 /** Length of the generated PII token key (letters and digits: ~380 bits). */
 export const PII_TOKEN_KEY_LENGTH = 64;
 
+/** The top-level prefix (`scored/`) of a key of the batch bucket. */
+const topLevelPrefix = (key: string): string => key.slice(0, key.indexOf('/') + 1);
+
 /**
- * The stateful foundation: the encryption key, the artifact bucket (and the bucket receiving its access
- * logs), the model registry table and the key that tokenizes PII in prediction captures. Other stacks receive these as props and grant themselves access.
+ * Top-level prefixes of the batch bucket, derived from the key layout of src/batch/layout.ts, so lifecycle rules
+ * and IAM scoping cannot drift from the keys the functions write.
+ */
+export const BATCH_PREFIXES = {
+  incoming: INCOMING_PREFIX,
+  scored: topLevelPrefix(batchLayout.scored('model', 'name')),
+  errors: topLevelPrefix(batchLayout.errors('model', 'name')),
+  manifests: topLevelPrefix(batchLayout.manifest('model', 'name')),
+  tmp: topLevelPrefix(batchLayout.tmp('model', 'run', 'file')),
+} as const;
+/** Days after which leftovers of interrupted batch jobs under tmp/ expire. */
+export const BATCH_TMP_EXPIRATION_DAYS = 2;
+
+/**
+ * The stateful foundation: the encryption key, the artifact bucket and the batch bucket (and the bucket
+ * receiving their access logs), the model registry and idempotency tables and the key that tokenizes PII in
+ * prediction captures. Other stacks receive these as props and grant themselves access.
  *
  * @example
  * ```ts
@@ -29,12 +55,19 @@ export const PII_TOKEN_KEY_LENGTH = 64;
 export class DataStack extends Stack {
   /** Customer-managed key (rotated yearly) encrypting the bucket, the table and the log groups. */
   public readonly key: kms.Key;
-  /** Receives the S3 server access logs of {@link artifactBucket}. */
+  /** Receives the S3 server access logs of {@link artifactBucket} and {@link batchBucket}. */
   public readonly accessLogBucket: s3.Bucket;
   /** Model artifacts (`artifacts/<model>/<sha256>/...`), datasets, captures and reports. */
   public readonly artifactBucket: s3.Bucket;
+  /**
+   * Batch scoring files (src/batch/layout.ts): drops under `incoming/`, results under `scored/`, `errors/`,
+   * `manifests/`, work in progress under `tmp/` (expired after {@link BATCH_TMP_EXPIRATION_DAYS} days).
+   */
+  public readonly batchBucket: s3.Bucket;
   /** The model registry, built from `registryTable` in src/aws/tables.ts. */
   public readonly registryTable: dynamodb.Table;
+  /** Powertools idempotency records of batch-score, built from `idempotencyTable` (TTL on `expiration`). */
+  public readonly idempotencyTable: dynamodb.Table;
   /**
    * HMAC key with which the predict function tokenizes PII fields in captures (`PII_TOKEN_SECRET_ARN`);
    * generated, encrypted with {@link key}, never rotated (tokens must stay joinable across captures).
@@ -134,7 +167,39 @@ export class DataStack extends Stack {
       removalPolicy,
     });
 
+    this.batchBucket = new s3.Bucket(this, batchBucket.id, {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'batch-bucket/',
+      lifecycleRules: [
+        {
+          id: 'expire-work-in-progress',
+          // Parts and uncommitted outputs of jobs that never finished (a finished job deletes its own).
+          prefix: BATCH_PREFIXES.tmp,
+          expiration: Duration.days(BATCH_TMP_EXPIRATION_DAYS),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
+        {
+          id: 'tidy-versions-and-uploads',
+          noncurrentVersionExpiration: Duration.days(config.production ? 90 : 30),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
+      removalPolicy,
+    });
+
     this.registryTable = tableFromDefinition(this, registryTable, {
+      encryptionKey: this.key,
+      deletionProtection: config.production,
+      removalPolicy,
+    });
+    this.idempotencyTable = tableFromDefinition(this, idempotencyTable, {
       encryptionKey: this.key,
       deletionProtection: config.production,
       removalPolicy,
@@ -155,6 +220,11 @@ export class DataStack extends Stack {
       reason:
         'The PII token key is not rotated on purpose: captures store HMAC tokens of PII fields, and a new key ' +
         'would make tokens of the same person differ before and after rotation, breaking joins across captures.',
+    });
+
+    new CfnOutput(this, 'BatchBucketName', {
+      value: this.batchBucket.bucketName,
+      description: `Drop files to score under ${batchLayout.incoming('<model>', '<name>')}`,
     });
   }
 }

@@ -14,8 +14,8 @@ import { adminRoutes, predictionRoutes } from '../../src/serving/routes.js';
 import { canaryAlarmPrefix } from '../../src/serving/telemetry-names.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { CanaryRollback } from '../constructs/canary-rollback.js';
-import { MlFunction } from '../constructs/ml-function.js';
-import { acknowledgeWildcardActions, acknowledgeWildcardResource } from '../constructs/nag.js';
+import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
+import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from '../constructs/nag.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
 import { PredictionApi } from '../constructs/prediction-api.js';
 
@@ -297,23 +297,4 @@ export class ServingStack extends Stack {
     );
     acknowledgeWildcardActions(policy, kmsDataKeyReasons('table.grantReadWriteData (the registry is KMS-encrypted)'));
   }
-}
-
-/** The inline policy MlFunction's role collects its grants in. */
-function defaultPolicyOf(fn: MlFunction): iam.Policy {
-  const policy = fn.role.node.tryFindChild('DefaultPolicy');
-  if (!(policy instanceof iam.Policy)) throw new Error(`${fn.node.path} has no default policy`);
-  return policy;
-}
-
-/** Reasons for the KMS action patterns CDK grants on encrypted resources, limited to the stage key. */
-function kmsDataKeyReasons(source: string): Record<string, string> {
-  return {
-    'kms:GenerateDataKey*':
-      `From ${source}, on the stage key only: expands to the GenerateDataKey variants that envelope ` +
-      'encryption of the resource requires.',
-    'kms:ReEncrypt*':
-      `From ${source}, on the stage key only: expands to kms:ReEncryptFrom/ReEncryptTo, which never reveal ` +
-      'plaintext.',
-  };
 }

@@ -88,7 +88,7 @@ export async function handleAdminApi(deps: AdminDeps, request: AdminRequest): Pr
 }
 
 function modelParam(request: AdminRequest): string {
-  const model = decodeURIComponent(request.pathParameters?.model ?? '');
+  const model = request.pathParameters?.model ?? '';
   if (!modelNameSchema.safeParse(model).success) throw new NotFoundError(`model "${model.slice(0, 64)}" is not registered`);
   return model;
 }

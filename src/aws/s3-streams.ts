@@ -24,27 +24,40 @@ export class LineUpload {
   private readonly body = new PassThrough();
   private readonly upload: Upload;
   private readonly done: Promise<unknown>;
+  private failure: unknown;
   bytes = 0;
 
   constructor(client: S3Client, bucket: string, key: string, contentType: string) {
     this.upload = new Upload({ client, params: { Bucket: bucket, Key: key, Body: this.body, ContentType: contentType }, queueSize: 2, partSize: 8 * 1024 * 1024 });
     this.done = this.upload.done();
-    this.done.catch(() => undefined); // surfaced by finish()
+    this.done.catch((error: unknown) => {
+      this.failure = error ?? new Error('upload failed');
+      this.body.emit('drain'); // wake a writer waiting for room that will never come
+    });
+  }
+
+  /** Waits until the body has room again, or throws if the upload failed meanwhile (nothing drains then). */
+  private async room(): Promise<void> {
+    if (this.failure) throw this.failure;
+    await new Promise<void>((resolve) => this.body.once('drain', resolve));
+    if (this.failure) throw this.failure;
   }
 
   /** Writes lines (a newline after each), waiting while the upload is behind. */
   async writeLines(lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return;
+    if (this.failure) throw this.failure;
     const text = lines.join('\n') + '\n';
     this.bytes += Buffer.byteLength(text);
-    if (!this.body.write(text)) await new Promise<void>((resolve) => this.body.once('drain', resolve));
+    if (!this.body.write(text)) await this.room();
   }
 
   /** Writes raw bytes (binary formats such as Parquet), waiting while the upload is behind. */
   async writeBytes(bytes: Uint8Array): Promise<void> {
     if (bytes.length === 0) return;
+    if (this.failure) throw this.failure;
     this.bytes += bytes.length;
-    if (!this.body.write(bytes)) await new Promise<void>((resolve) => this.body.once('drain', resolve));
+    if (!this.body.write(bytes)) await this.room();
   }
 
   async finish(): Promise<void> {

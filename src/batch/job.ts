@@ -38,8 +38,8 @@ export type Part = z.infer<typeof partSchema>;
 
 export const splitResultSchema = z.object({
   format: z.enum(['csv', 'jsonl', 'parquet']),
-  /** CSV header line, repeated for parts that do not start at byte 0. */
-  header: z.array(z.string()).optional(),
+  /** CSV header cells, given to parts that do not start at byte 0 (empty for JSON Lines and Parquet). */
+  header: z.array(z.string()),
   parts: z.array(partSchema),
   modelVersion: z.number().int().positive(),
 });

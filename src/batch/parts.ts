@@ -41,7 +41,7 @@ export async function scorePart(deps: PartDeps, task: PartTask): Promise<PartRes
               format: split.format,
               gzip,
               ...(gzip ? {} : { range: { start: part.start, end: part.end } }),
-              ...(split.header && part.start > 0 ? { header: split.header } : {}),
+              ...(split.header.length > 0 && part.start > 0 ? { header: split.header } : {}),
               firstRow: part.firstRow ?? 1,
               writeHeader: false,
             })
@@ -93,7 +93,7 @@ export async function mergeParts(deps: PartDeps, input: MergeInput): Promise<Bat
     }
     await writer?.finish();
   } else {
-    if (split.format === 'csv' && split.header) {
+    if (split.format === 'csv' && split.header.length > 0) {
       const scorer = new ChunkScorer(served, 'csv');
       ignoredColumns = scorer.acceptHeader(split.header);
       await scored.writeLines([scorer.outputHeader()]);
@@ -149,6 +149,7 @@ export async function markFailed(s3: S3Client, input: FailInput): Promise<BatchM
     timings: { startedAt: job.startedAt, finishedAt: new Date().toISOString(), millis: Date.now() - Date.parse(job.startedAt) },
   };
   await removeRunObjects(s3, job.bucket, job.model, job.runId);
+  await Promise.all([deleteObject(s3, job.bucket, batchLayout.scored(job.model, job.name)), deleteObject(s3, job.bucket, batchLayout.errors(job.model, job.name))]);
   await putJson(s3, job.bucket, batchLayout.manifest(job.model, job.name), manifest);
   return manifest;
 }

@@ -83,6 +83,8 @@ export async function processText(
     const reason = gzipProblem(error);
     if (reason) throw new BatchFileError(reason, { cause: error });
     throw error;
+  } finally {
+    body.destroy(); // a stop before the end must not leave the S3 connection open
   }
   if (!headerWritten && headerLine) await options.scored.writeLines([headerLine]);
   if (options.format === 'jsonl' && rows.in === 0 && !options.range) throw new BatchFileError('the file is empty: no JSON Lines rows');

@@ -21,7 +21,7 @@ export function jobsFromS3Event(event: S3Event, now = Date.now()): { identity: O
     const etag = record.s3.object.eTag?.replace(/"/g, '');
     const versionId = record.s3.object.versionId ?? undefined;
     jobs.push({
-      identity: { bucket, key, version: versionId ?? etag ?? record.s3.object.sequencer ?? 'unversioned' },
+      identity: { bucket, key, version: versionId ?? `${etag ?? 'no-etag'}@${record.s3.object.sequencer ?? 'no-sequencer'}` },
       job: {
         bucket,
         key,

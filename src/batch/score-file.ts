@@ -42,6 +42,8 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
     mode: 'single' as const,
     input: { bucket: job.bucket, key: job.key, bytes: job.size, ...(job.versionId ? { versionId: job.versionId } : {}), ...(job.etag ? { etag: job.etag } : {}) },
   };
+  // Outputs of an earlier file of the same name must not outlive this run looking complete, whatever happens.
+  await Promise.all([deleteObject(deps.s3, job.bucket, batchLayout.scored(job.model, job.name)), deleteObject(deps.s3, job.bucket, batchLayout.errors(job.model, job.name))]);
   const tmpScored = batchLayout.tmp(job.model, job.runId, `scored-${job.name}`);
   const tmpErrors = batchLayout.tmp(job.model, job.runId, `errors-${job.name}.jsonl`);
   const rows = { in: 0, scored: 0, rejected: 0 };

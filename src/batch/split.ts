@@ -40,19 +40,21 @@ export async function splitFile(deps: SplitDeps, job: BatchJob): Promise<SplitRe
         bytes = 0;
       }
     });
-    return { format, parts, modelVersion };
+    return { format, header: [], parts, modelVersion };
   }
-  if (gzip) return { format, parts: [{ index: 0, start: 0, end: job.size, firstRow: 1 }], modelVersion };
+  if (gzip) return { format, header: [], parts: [{ index: 0, start: 0, end: job.size, firstRow: 1 }], modelVersion };
   return { format, modelVersion, ...(await findRowBoundaries(deps.s3, job, format, deps.partBytes)) };
 }
 
-async function findRowBoundaries(s3: S3Client, job: BatchJob, format: 'csv' | 'jsonl', partBytes: number): Promise<{ parts: Part[]; header?: string[] }> {
+async function findRowBoundaries(s3: S3Client, job: BatchJob, format: 'csv' | 'jsonl', partBytes: number): Promise<{ parts: Part[]; header: string[] }> {
   const parts: Part[] = [];
   let offset = 0;
   let partStart = 0;
   let rowsBefore = 0;
   let rowsInPart = 0;
   let inQuotes = false;
+  let atFieldStart = true;
+  let quotePending = false; // a quote inside a quoted field, at a chunk end: closing, or the first of a doubled pair
   let headerEnd = -1;
   let headerBytes: number[] = [];
   let lineHasContent = false;
@@ -61,9 +63,31 @@ async function findRowBoundaries(s3: S3Client, job: BatchJob, format: 'csv' | 'j
     for (let i = 0; i < bytes.length; i++) {
       const b = bytes[i]!;
       if (headerEnd < 0 && format === 'csv') headerBytes.push(b);
-      if (format === 'csv' && b === 0x22) inQuotes = !inQuotes;
+      if (format === 'csv') {
+        if (quotePending) {
+          quotePending = false;
+          if (b === 0x22) continue; // doubled quote: still inside the field
+          inQuotes = false;
+        }
+        if (inQuotes) {
+          if (b === 0x22) {
+            if (i + 1 < bytes.length) {
+              if (bytes[i + 1] === 0x22) i++;
+              else inQuotes = false;
+            } else quotePending = true;
+          }
+          continue;
+        }
+        if (b === 0x22 && atFieldStart) {
+          inQuotes = true;
+          atFieldStart = false;
+          lineHasContent = true;
+          continue;
+        }
+        atFieldStart = b === 0x2c || b === 0x0a || b === 0x0d;
+      }
       if (b !== 0x0a && b !== 0x0d && b !== 0x20) lineHasContent = true;
-      if (b !== 0x0a || inQuotes) continue;
+      if (b !== 0x0a) continue;
       const end = offset + i + 1;
       if (format === 'csv' && headerEnd < 0) {
         headerEnd = end;
@@ -88,9 +112,10 @@ async function findRowBoundaries(s3: S3Client, job: BatchJob, format: 'csv' | 'j
     headerEnd = offset; // a header without a trailing newline and no rows
     partStart = offset;
   }
+  if (quotePending) inQuotes = false;
   if (inQuotes) throw new BatchFileError('CSV syntax: unterminated quoted field');
   if (partStart < offset || parts.length === 0) parts.push({ index: parts.length, start: partStart, end: offset, firstRow: rowsBefore + 1 });
-  if (format !== 'csv') return { parts };
+  if (format !== 'csv') return { parts, header: [] };
   const parser = new CsvParser();
   const text = Buffer.from(headerBytes.slice(0, headerEnd)).toString('utf8');
   const header = [...parser.push(text), ...parser.end()][0]?.map((h) => h.trim()) ?? [];

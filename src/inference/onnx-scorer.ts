@@ -57,6 +57,7 @@ export class OnnxScorer {
     const scores = new Float32Array(rows);
     const labels = new Uint8Array(rows);
     for (let i = 0; i < rows; i++) {
+      if (!Number.isFinite(probs[i * 2 + 1]!)) throw new IntegrityError(`the model returned a non-finite score for row ${i}`);
       scores[i] = probs[i * 2 + 1]!;
       labels[i] = label[i] === 1n ? 1 : 0;
     }

@@ -166,7 +166,7 @@ export function buildProxyEvent(parts: ProxyRequestParts): APIGatewayProxyEvent 
   const isText = body.length === 0 || /^(text\/|application\/([a-z0-9.+-]*\+)?(json|xml)|application\/x-www-form-urlencoded)/i.test(contentType);
   const now = new Date();
   const stage = parts.stage ?? 'local';
-  const pathParameters = Object.fromEntries(Object.entries(parts.pathParameters).map(([k, v]) => [k, decodeURIComponent(v)]));
+  const pathParameters = Object.fromEntries(Object.entries(parts.pathParameters).map(([k, v]) => [k, safeDecode(v)]));
   return {
     resource: parts.resource,
     path: parts.path,
@@ -227,4 +227,13 @@ export function listen(server: Server, port: number, host: string): Promise<Addr
       resolve(server.address() as AddressInfo);
     });
   });
+}
+
+/** Decodes a path segment as API Gateway does; a malformed escape is passed through as is. */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }

@@ -6,6 +6,8 @@ import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { adminRoutes, predictionRoutes } from '../serving/routes.js';
 import { createApiGateway, listen, type ProxyHandler } from './api-gateway.js';
+import { parseEnv } from '../core/parse-env.js';
+import { predictConfigFields } from '../serving/config.js';
 import { createS3EventRouter, type S3EventHandler } from './s3-event-router.js';
 import { emulatorEnvironment, startEmulators, type Emulators } from './emulators.js';
 import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
@@ -75,7 +77,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const handler = predict.handler;
     const apiKey = options.apiKey ?? process.env.MLOPS_API_KEY ?? loadOrCreateSecret(dataDir, 'api-key', 24);
     // In Lambda a batch is written by the next request after it is due; locally a timer also writes it when traffic stops.
-    const flushEvery = Number(process.env.CAPTURE_FLUSH_SECONDS ?? 10) * 1000;
+    const flushEvery = parseEnv(predictConfigFields.pick({ CAPTURE_FLUSH_SECONDS: true }), process.env, 'the local runtime').CAPTURE_FLUSH_SECONDS * 1000;
     const flushTimer = setInterval(() => void predict.flushCaptures().catch(() => undefined), flushEvery);
     flushTimer.unref();
     // Large files go to the batch state machine, run by the local ASL interpreter behind a Step Functions endpoint.

@@ -28,7 +28,9 @@ export function createS3EventRouter(options: S3EventRouterOptions) {
       const { key } = record.s3.object;
       if (record.s3.bucket.name !== options.bucket || !record.eventName.startsWith('ObjectCreated:')) continue;
       if (!key.startsWith(INCOMING_PREFIX) || !BATCH_SUFFIXES.some((s) => key.toLowerCase().endsWith(s))) continue;
-      const job = deliver(record).finally(() => inFlight.delete(job));
+      const job = deliver(record)
+        .catch((error: unknown) => options.log(`S3 event for ${key} not delivered: ${(error as Error).message}`))
+        .finally(() => inFlight.delete(job));
       inFlight.add(job);
     }
   };

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -46,10 +47,15 @@ export async function loadBatchStateMachine(): Promise<LocalStateMachine> {
   const { App } = await import('aws-cdk-lib');
   const { buildApp } = await import('../../lib/app.js');
   const { stageConfig } = await import('../../lib/config.js');
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const { batch } = buildApp(app, stageConfig({ stage: 'local' }));
-  const { definition, taskEntries } = batch.localDefinition();
-  return { arn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlops-local-batch', definition, taskEntries };
+  const outdir = mkdtempSync(join(tmpdir(), 'mlops-local-synth-'));
+  try {
+    const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
+    const { batch } = buildApp(app, stageConfig({ stage: 'local' }));
+    const { definition, taskEntries } = batch.localDefinition();
+    return { arn: 'arn:aws:states:us-east-1:000000000000:stateMachine:mlops-local-batch', definition, taskEntries };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 }
 
 /**

@@ -79,7 +79,7 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
 
 function modelParam(request: ApiRequest): string {
   const raw = request.pathParameters?.model ?? '';
-  const model = decodeURIComponent(raw);
+  const model = raw;
   if (!modelNameSchema.safeParse(model).success) throw new NotFoundError(`model "${model.slice(0, 64)}" does not exist`);
   return model;
 }

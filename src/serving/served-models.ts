@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { IntegrityError, NotFoundError } from '../core/errors.js';
+import { DependencyUnavailableError, IntegrityError, NotFoundError } from '../core/errors.js';
 import type { Preprocessor } from '../core/features/preprocessor.js';
 import { TRANSFORM_CODE_HASH } from '../core/features/transform-code-hash.js';
 import { parseModelMetadata } from '../core/registry/model-metadata.js';
@@ -43,6 +43,7 @@ export class ServedModels {
   private readonly states = new Map<string, CachedState>();
   private readonly versions = new Map<string, Promise<ServedModel>>();
   private readonly ready = new Map<string, ServedModel>();
+  private readonly failedPeeks = new Map<string, number>();
   private list: { value: DeploymentState[]; fetchedAt: number } | undefined;
   private readonly now: () => number;
 
@@ -80,7 +81,9 @@ export class ServedModels {
     const key = `${model}@${version}`;
     const ready = this.ready.get(key);
     if (ready) return ready;
-    this.load(model, version).catch(() => undefined);
+    const failedAt = this.failedPeeks.get(key);
+    if (failedAt !== undefined && this.now() - failedAt < 60_000) return undefined; // a broken shadow is retried once a minute
+    this.load(model, version).catch(() => this.failedPeeks.set(key, this.now()));
     return undefined;
   }
 
@@ -96,7 +99,8 @@ export class ServedModels {
         this.options.onStaleState?.(model, error);
         return cached.state;
       }
-      throw error;
+      if (error instanceof IntegrityError) throw error;
+      throw new DependencyUnavailableError(`the registry could not be read: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -116,6 +120,17 @@ export class ServedModels {
   }
 
   private async loadVersion(model: string, versionNumber: number): Promise<ServedModel> {
+    try {
+      return await this.readVersion(model, versionNumber);
+    } catch (error) {
+      // A missing or unreadable artifact is our fault, never the caller's: no 404 and no internal keys in it.
+      if (error instanceof IntegrityError) throw error;
+      if (error instanceof NotFoundError) throw new IntegrityError(`${model} v${versionNumber}: an artifact is missing (${error.message})`, { cause: error });
+      throw new DependencyUnavailableError(`${model} v${versionNumber} could not be loaded: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private async readVersion(model: string, versionNumber: number): Promise<ServedModel> {
     const version = await this.registry.getVersion(model, versionNumber);
     if (!version) throw new IntegrityError(`registry points ${model} at version ${versionNumber}, which does not exist`);
     const metadataBytes = await this.store.get(version.metadata.key);

@@ -1,3 +1,4 @@
+import { MlopsError } from '../core/errors.js';
 import { z } from 'zod';
 import { NotFoundError, ValidationError, type FieldIssue } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
@@ -190,7 +191,8 @@ function failure(error: unknown, model: string): RecordOutcome {
     const reason = error instanceof ValidationError ? describeIssues(error.issues) : (error as Error).message;
     return { status: 'rejected', error: name, reason, model };
   }
-  return { status: 'retry', error: name, reason: error instanceof Error ? error.message : String(error), model };
+  // Only our own errors' messages are known to hold no input values; anything else is named, not quoted.
+  return { status: 'retry', error: name, reason: error instanceof MlopsError ? error.message : 'unexpected error (see the error name)', model };
 }
 
 /** Field issues as one line; paths name the record's `instance`, not the predict API's `instances[0]`. */

@@ -93,6 +93,44 @@ describe('stageConfig', () => {
   });
 });
 
+describe('stageConfig for batch and streaming', () => {
+  it('defaults batch scoring: 8192-row chunks, 256 MiB large files in 64 MiB parts, 3008 MB, 10 parts at a time', () => {
+    expect(stageConfig()).toMatchObject({
+      batchChunkRows: 8192,
+      largeFileBytes: 256 * 1024 * 1024,
+      partBytes: 64 * 1024 * 1024,
+      batchMemoryMb: 3008,
+      mapMaxConcurrency: 10,
+    });
+  });
+
+  it('defaults streaming: on-demand stream, batches of 100, a 60 s iterator-age alarm, high risk from 0.8', () => {
+    expect(stageConfig()).toMatchObject({
+      streamMode: 'onDemand',
+      streamShardCount: 1,
+      streamBatchSize: 100,
+      streamMemoryMb: 1024,
+      streamMaxIteratorAgeSeconds: 60,
+      highRiskThreshold: 0.8,
+    });
+  });
+
+  it('rejects parts larger than the large-file threshold, or smaller than S3 multipart parts', () => {
+    expect(() => stageConfig({ largeFileBytes: 64 * 1024 * 1024, partBytes: 128 * 1024 * 1024 })).toThrow(/partBytes/);
+    expect(() => stageConfig({ partBytes: 1024 * 1024 })).toThrow(/partBytes/);
+  });
+
+  it('rejects settings the services refuse', () => {
+    expect(() => stageConfig({ mapMaxConcurrency: 0 })).toThrow(/mapMaxConcurrency/);
+    expect(() => stageConfig({ mapMaxConcurrency: 10_001 })).toThrow(/mapMaxConcurrency/);
+    expect(() => stageConfig({ batchMemoryMb: 20_000 })).toThrow(/batchMemoryMb/);
+    expect(() => stageConfig({ streamBatchSize: 10_001 })).toThrow(/streamBatchSize/);
+    expect(() => stageConfig({ streamMode: 'fast' as never })).toThrow(/streamMode/);
+    expect(() => stageConfig({ highRiskThreshold: 1.5 })).toThrow(/highRiskThreshold/);
+    expect(() => stageConfig({ batchChunkRows: 0 })).toThrow(/batchChunkRows/);
+  });
+});
+
 describe('loadStageConfig', () => {
   it('reads the stage and an override object from CDK context', () => {
     const config = loadStageConfig(appWith({ stage: 'qa', mlops: { apiAuth: 'apiKey', apiClients: ['acme'] } }));

@@ -1,7 +1,9 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registryTable, type KeyAttribute } from '../../src/aws/tables.js';
-import { onlyResourceId, resourceById, synthesize, type Synthesized } from './synth.js';
+import { idempotencyTable, registryTable, tables, type KeyAttribute } from '../../src/aws/tables.js';
+import { batchLayout, INCOMING_PREFIX } from '../../src/batch/layout.js';
+import { BATCH_PREFIXES, BATCH_TMP_EXPIRATION_DAYS } from '../../lib/stacks/data-stack.js';
+import { dataIds, onlyResourceId, resourceById, synthesize, type Synthesized } from './synth.js';
 
 describe('DataStack', () => {
   let dev: Synthesized;
@@ -16,13 +18,7 @@ describe('DataStack', () => {
     prod = synthesize({ stage: 'prod' });
     template = dev.dataTemplate;
     keyId = onlyResourceId(template, 'AWS::KMS::Key');
-    artifactBucketId = onlyResourceId(template, 'AWS::S3::Bucket', {
-      Properties: {
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }],
-        },
-      },
-    });
+    artifactBucketId = dataIds(dev).artifactBucket;
     accessLogBucketId = onlyResourceId(template, 'AWS::S3::Bucket', {
       Properties: {
         BucketEncryption: {
@@ -134,6 +130,7 @@ describe('DataStack', () => {
 
   it.each([
     ['artifact', () => artifactBucketId],
+    ['batch', () => dataIds(dev).batchBucket],
     ['access-log', () => accessLogBucketId],
   ])('denies every non-TLS request to the %s bucket', (_name, bucketId) => {
     template.hasResourceProperties('AWS::S3::BucketPolicy', {
@@ -151,41 +148,154 @@ describe('DataStack', () => {
     });
   });
 
-  describe('the registry table', () => {
+  describe.each([
+    ['registry', registryTable, () => dataIds(dev).registryTable],
+    ['idempotency', idempotencyTable, () => dataIds(dev).idempotencyTable],
+  ] as const)('the %s table', (_name, definition, tableId) => {
     const keySchema = (partitionKey: KeyAttribute, sortKey?: KeyAttribute) => [
       { AttributeName: partitionKey.name, KeyType: 'HASH' },
       ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' }] : []),
     ];
+    const props = () => resourceById(template, 'AWS::DynamoDB::Table', tableId()).Properties;
 
     it('has exactly the keys and indexes of src/aws/tables.ts', () => {
-      const table = Object.values(template.findResources('AWS::DynamoDB::Table'));
-      expect(table).toHaveLength(1);
-      const props = table[0]!.Properties;
-      expect(props.KeySchema).toEqual(keySchema(registryTable.partitionKey, registryTable.sortKey));
-      expect(props.GlobalSecondaryIndexes).toEqual(
-        registryTable.globalSecondaryIndexes.map((index) => ({
-          IndexName: index.indexName,
-          KeySchema: keySchema(index.partitionKey, index.sortKey),
-          Projection: { ProjectionType: 'ALL' },
-        })),
-      );
+      expect(props().KeySchema).toEqual(keySchema(definition.partitionKey, definition.sortKey));
+      const indexes = definition.globalSecondaryIndexes.map((index) => ({
+        IndexName: index.indexName,
+        KeySchema: keySchema(index.partitionKey, index.sortKey),
+        Projection: { ProjectionType: 'ALL' },
+      }));
+      expect(props().GlobalSecondaryIndexes).toEqual(indexes.length > 0 ? indexes : undefined);
       const declared = [
-        registryTable.partitionKey,
-        registryTable.sortKey,
-        ...registryTable.globalSecondaryIndexes.flatMap((index) => [index.partitionKey, index.sortKey]),
+        definition.partitionKey,
+        definition.sortKey,
+        ...definition.globalSecondaryIndexes.flatMap((index) => [index.partitionKey, index.sortKey]),
       ].filter((key): key is KeyAttribute => key !== undefined);
-      expect(props.AttributeDefinitions).toEqual(
+      expect(props().AttributeDefinitions).toEqual(
         expect.arrayContaining(declared.map((key) => ({ AttributeName: key.name, AttributeType: key.type }))),
       );
-      expect(props.AttributeDefinitions).toHaveLength(new Set(declared.map((key) => key.name)).size);
+      expect(props().AttributeDefinitions).toHaveLength(new Set(declared.map((key) => key.name)).size);
+    });
+
+    it('expires items on the TTL attribute of its definition, if any', () => {
+      expect(props().TimeToLiveSpecification).toEqual(
+        definition.timeToLiveAttribute ? { AttributeName: definition.timeToLiveAttribute, Enabled: true } : undefined,
+      );
     });
 
     it('is on-demand, point-in-time recoverable and encrypted with the stage key', () => {
-      template.hasResourceProperties('AWS::DynamoDB::Table', {
+      expect(props()).toMatchObject({
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
       });
+    });
+  });
+
+  it('builds one table per definition of src/aws/tables.ts', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', tables.length);
+    expect(idempotencyTable.timeToLiveAttribute).toBe('expiration');
+  });
+
+  describe('the batch bucket', () => {
+    const bucket = () => resourceById(template, 'AWS::S3::Bucket', dataIds(dev).batchBucket);
+    const rules = () =>
+      bucket().Properties.LifecycleConfiguration.Rules as {
+        Status: string;
+        Prefix?: string;
+        ExpirationInDays?: number;
+        NoncurrentVersionExpiration?: { NoncurrentDays: number };
+        AbortIncompleteMultipartUpload?: { DaysAfterInitiation: number };
+      }[];
+
+    it('is encrypted with the stage key and an S3 bucket key', () => {
+      expect(bucket().Properties.BucketEncryption).toEqual({
+        ServerSideEncryptionConfiguration: [
+          {
+            BucketKeyEnabled: true,
+            ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+          },
+        ],
+      });
+    });
+
+    it('is versioned, private, ACL-free and logs access to the access-log bucket under its own prefix', () => {
+      expect(bucket().Properties).toMatchObject({
+        VersioningConfiguration: { Status: 'Enabled' },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LoggingConfiguration: { DestinationBucketName: { Ref: accessLogBucketId }, LogFilePrefix: 'batch-bucket/' },
+      });
+      const artifactPrefix = resourceById(template, 'AWS::S3::Bucket', artifactBucketId).Properties.LoggingConfiguration.LogFilePrefix;
+      expect(artifactPrefix).not.toBe('batch-bucket/');
+    });
+
+    it('expires work in progress under tmp/ after two days, versions included', () => {
+      expect(BATCH_PREFIXES.tmp).toBe('tmp/');
+      const tmp = rules().filter((rule) => rule.Prefix === BATCH_PREFIXES.tmp);
+      expect(tmp).toEqual([
+        expect.objectContaining({
+          Status: 'Enabled',
+          ExpirationInDays: BATCH_TMP_EXPIRATION_DAYS,
+          NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+        }),
+      ]);
+      expect(BATCH_TMP_EXPIRATION_DAYS).toBe(2);
+    });
+
+    it('expires nothing outside tmp/: inputs, results and manifests stay', () => {
+      for (const rule of rules().filter((r) => r.Prefix !== BATCH_PREFIXES.tmp)) expect(rule.ExpirationInDays).toBeUndefined();
+    });
+
+    it('aborts incomplete multipart uploads after a day, and expires old versions', () => {
+      expect(rules()).toContainEqual(
+        expect.objectContaining({
+          Status: 'Enabled',
+          AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+          NoncurrentVersionExpiration: { NoncurrentDays: expect.any(Number) },
+        }),
+      );
+    });
+
+    it('accepts server access logs through the access-log bucket policy', () => {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: { Ref: accessLogBucketId },
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Condition: Match.objectLike({ ArnLike: { 'aws:SourceArn': { 'Fn::GetAtt': [dataIds(dev).batchBucket, 'Arn'] } } }),
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('derives its prefixes from the key layout of src/batch/layout.ts', () => {
+      expect(BATCH_PREFIXES).toEqual({
+        incoming: INCOMING_PREFIX,
+        scored: 'scored/',
+        errors: 'errors/',
+        manifests: 'manifests/',
+        tmp: 'tmp/',
+      });
+      for (const [name, key] of [
+        ['scored', batchLayout.scored('m', 'f.csv')],
+        ['errors', batchLayout.errors('m', 'f.csv')],
+        ['manifests', batchLayout.manifest('m', 'f.csv')],
+        ['tmp', batchLayout.tmp('m', 'run', 'part-0')],
+      ] as const) {
+        expect(key.startsWith(BATCH_PREFIXES[name]), key).toBe(true);
+      }
+    });
+
+    it('is an output of the stack', () => {
+      template.hasOutput('BatchBucketName', { Value: { Ref: dataIds(dev).batchBucket } });
     });
   });
 

@@ -10,6 +10,7 @@ import {
 } from '../../src/serving/telemetry-names.js';
 import {
   actionsOf,
+  dataIds,
   functionIdOf,
   importOf,
   onlyResourceId,
@@ -67,21 +68,9 @@ describe('ServingStack rollout: admin function, canary alarms and automatic roll
   });
   afterAll(() => synth?.dispose());
 
-  const tableArn = () => importOf(data, { 'Fn::GetAtt': [onlyResourceId(data, 'AWS::DynamoDB::Table'), 'Arn'] });
+  const tableArn = () => importOf(data, { 'Fn::GetAtt': [dataIds(synth).registryTable, 'Arn'] });
   const keyArn = () => importOf(data, { 'Fn::GetAtt': [onlyResourceId(data, 'AWS::KMS::Key'), 'Arn'] });
-  const bucketArn = () =>
-    importOf(data, {
-      'Fn::GetAtt': [
-        onlyResourceId(data, 'AWS::S3::Bucket', {
-          Properties: {
-            BucketEncryption: {
-              ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }],
-            },
-          },
-        }),
-        'Arn',
-      ],
-    });
+  const bucketArn = () => importOf(data, { 'Fn::GetAtt': [dataIds(synth).artifactBucket, 'Arn'] });
   const queueId = () => onlyResourceId(template, 'AWS::SQS::Queue');
   const statementsOf = (service: string) => roleStatements(template, roleIdOf(template, functionIdOf(template, service)));
   const withPrefix = (statements: PolicyStatement[], prefix: string) =>
@@ -116,7 +105,7 @@ describe('ServingStack rollout: admin function, canary alarms and automatic roll
       const variables = props().Environment.Variables as Record<string, unknown>;
       for (const name of Object.keys(adminConfigSchema.shape)) expect(variables, name).toHaveProperty(name);
       expect(variables).toMatchObject({
-        REGISTRY_TABLE: importOf(data, { Ref: onlyResourceId(data, 'AWS::DynamoDB::Table') }),
+        REGISTRY_TABLE: importOf(data, { Ref: dataIds(synth).registryTable }),
         GATE_MAX_AUC_DROP: '0.02',
         GATE_MAX_ACCURACY_DROP: String(synth.config.promotionGate.maxAccuracyDrop),
         GATE_MAX_LOG_LOSS_INCREASE: String(synth.config.promotionGate.maxLogLossIncrease),
@@ -150,7 +139,7 @@ describe('ServingStack rollout: admin function, canary alarms and automatic roll
       const variables = resourceById(template, 'AWS::Lambda::Function', functionId()).Properties.Environment.Variables;
       for (const name of Object.keys(rollbackConfigSchema.shape)) expect(variables, name).toHaveProperty(name);
       expect(variables).toMatchObject({
-        REGISTRY_TABLE: importOf(data, { Ref: onlyResourceId(data, 'AWS::DynamoDB::Table') }),
+        REGISTRY_TABLE: importOf(data, { Ref: dataIds(synth).registryTable }),
         CANARY_ALARM_PREFIX: canaryAlarmPrefix(STAGE),
       });
     });

@@ -5,6 +5,7 @@ import { adminRoutes, predictionRoutes, type RouteDefinition } from '../../src/s
 import {
   actionsOf,
   apiMethods,
+  dataIds,
   functionIdOf,
   importOf,
   onlyResourceId,
@@ -41,17 +42,10 @@ describe('ServingStack', () => {
   });
   afterAll(() => synth?.dispose());
 
-  const tableId = () => onlyResourceId(data, 'AWS::DynamoDB::Table');
+  const tableId = () => dataIds(synth).registryTable;
   const secretId = () => onlyResourceId(data, 'AWS::SecretsManager::Secret');
   const keyId = () => onlyResourceId(data, 'AWS::KMS::Key');
-  const artifactBucketId = () =>
-    onlyResourceId(data, 'AWS::S3::Bucket', {
-      Properties: {
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' } }],
-        },
-      },
-    });
+  const artifactBucketId = () => dataIds(synth).artifactBucket;
 
   describe('the onnxruntime layer', () => {
     it('targets nodejs22.x on arm64', () => {

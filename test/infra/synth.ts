@@ -5,7 +5,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
+import { App, Stack, type CfnElement } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp, type MlopsApp } from '../../lib/app.js';
 import { stageConfig, type StageConfigOverrides } from '../../lib/config.js';
@@ -14,6 +15,8 @@ export interface Synthesized extends MlopsApp {
   readonly app: App;
   readonly dataTemplate: Template;
   readonly servingTemplate: Template;
+  readonly batchTemplate: Template;
+  readonly streamingTemplate: Template;
   /** Removes the temporary cloud assembly. */
   dispose(): void;
 }
@@ -29,6 +32,8 @@ export function synthesize(overrides: StageConfigOverrides & { stage?: string } 
       app,
       dataTemplate: Template.fromStack(built.data),
       servingTemplate: Template.fromStack(built.serving),
+      batchTemplate: Template.fromStack(built.batch),
+      streamingTemplate: Template.fromStack(built.streaming),
       dispose: () => fs.rmSync(outdir, { recursive: true, force: true }),
     };
   } catch (error) {
@@ -40,6 +45,25 @@ export function synthesize(overrides: StageConfigOverrides & { stage?: string } 
 /** Logical id of a construct's CloudFormation resource, resolved through the stack (never hard-coded). */
 export function logicalId(stack: Stack, element: CfnElement): string {
   return stack.resolve(element.logicalId) as string;
+}
+
+/** Logical id of the CloudFormation resource of a higher-level construct (its default child). */
+export function logicalIdOf(construct: IConstruct): string {
+  return logicalId(Stack.of(construct), construct.node.defaultChild as CfnElement);
+}
+
+/** Logical ids of the Data stack's resources, taken from its public properties. */
+export function dataIds(built: MlopsApp) {
+  const { data } = built;
+  return {
+    key: logicalIdOf(data.key),
+    accessLogBucket: logicalIdOf(data.accessLogBucket),
+    artifactBucket: logicalIdOf(data.artifactBucket),
+    batchBucket: logicalIdOf(data.batchBucket),
+    registryTable: logicalIdOf(data.registryTable),
+    idempotencyTable: logicalIdOf(data.idempotencyTable),
+    piiTokenSecret: logicalIdOf(data.piiTokenSecret),
+  };
 }
 
 type Json = Record<string, unknown>;

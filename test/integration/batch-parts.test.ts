@@ -56,6 +56,13 @@ describe('large-file steps (split, score parts, merge)', () => {
     expect(rejectedRows).toEqual(rows.map((r, i) => (r.home_ownership === 'RENT' ? i + 1 : -1)).filter((i) => i > 0));
   });
 
+  it('treats a quote inside an unquoted field as data, as the parser does (no false "unterminated quote")', async () => {
+    const csv = toCsv(rows).replace(/,credit_card,/g, ',credit"card,');
+    await runSteps('mid-field-quote.csv', csv);
+    const manifest = JSON.parse((await readBatchObject('manifests/credit-risk/mid-field-quote.csv.json'))!);
+    expect(manifest).toMatchObject({ status: 'complete', rows: { in: 600 } });
+  });
+
   it('merges JSON Lines parts in input order', async () => {
     await runSteps('parts.jsonl', toJsonl(rows));
     const lines = (await readBatchObject('scored/credit-risk/parts.jsonl'))!.trim().split('\n').map((l) => JSON.parse(l));

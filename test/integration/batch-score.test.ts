@@ -31,7 +31,12 @@ const rows = generateCreditRisk({ rows: 450, seed: 3 });
 
 describe('batch-score handler (S3 ObjectCreated events)', () => {
   it('scores a CSV in chunks: every row scored or rejected, input columns kept, prediction columns added', async () => {
-    const csv = toCsv(rows).replace(/\n(A00000007,[^,]*),35,/, '\n$1,not-a-number,');
+    const lines = toCsv(rows).split('\n');
+    const ageColumn = lines[0]!.split(',').indexOf('age');
+    const cells = lines[7]!.split(',');
+    cells[ageColumn] = 'not-a-number';
+    lines[7] = cells.join(',');
+    const csv = lines.join('\n');
     const { manifest, scored, errors } = await run('applications 2026-11-27.csv', csv);
     expect(manifest).toMatchObject({ status: 'complete', modelVersion: 1, mode: 'single', input: { format: 'csv', compression: 'none', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
     expect(manifest.rows.in).toBe(450);
@@ -42,8 +47,9 @@ describe('batch-score handler (S3 ObjectCreated events)', () => {
     expect(out.rows).toHaveLength(manifest.rows.scored);
     expect(out.rows[0]).toMatchObject({ applicant_id: 'A00000001', model_version: '1' });
     expect(Number(out.rows[0]!.score)).toBeGreaterThan(0);
-    const errorLines = errors!.trim() === '' ? [] : errors!.trim().split('\n').map((l) => JSON.parse(l));
-    expect(errorLines.length).toBe(manifest.rows.rejected);
+    const errorLines = errors!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(manifest.rows.rejected).toBe(1);
+    expect(errorLines).toEqual([{ row: 7, field: 'age', reason: 'must be a finite number' }]);
   });
 
   it('keeps quoted newlines, a BOM and unknown columns, reporting them', async () => {

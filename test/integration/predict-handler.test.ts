@@ -106,6 +106,8 @@ describe('predict handler (API Gateway REST proxy events)', () => {
     ['array of the wrong length', () => predictEvent({ instances: [[1, 2, 3]] }), 400, /instances\[0\]: must hold 14 values/],
     ['unknown model', () => predictEvent({ instances: [demoInstance()] }, { model: 'no-such-model' }), 404, /no-such-model/],
     ['invalid model name', () => predictEvent({ instances: [demoInstance()] }, { model: '../../etc' }), 404, /does not exist/],
+    ['malformed escape in the model name', () => predictEvent({ instances: [demoInstance()] }, { model: '%E0%A4%A' }), 404, /does not exist/],
+    ['a timestamp beyond year 9999', () => predictEvent({ instances: [demoInstance({ applied_at: 9_000_000_000_000_000 })] }), 400, /applied_at: must be an ISO 8601 date-time/],
     ['oversized body', () => predictEvent({ instances: [demoInstance({ email: 'x'.repeat(30000) })] }), 413, /limit is 20000/],
   ];
 

@@ -64,10 +64,13 @@ describe('buildRecordValidator', () => {
     const all = JSON.stringify([
       issues(demoInstance({ email: 12345, age: secret })),
       issues(demoInstance({ home_ownership: secret })),
-      issues({ ...demoInstance(), [secret]: 1 }).map((i) => i.reason),
+      issues({ ...demoInstance(), [secret]: 1 }),
     ]);
     expect(all).not.toContain('12345');
-    expect(all.replace(/"instances\[0\]\.[^"]+"/g, '')).not.toContain(secret);
+    expect(all).not.toContain(secret);
+    expect(issues({ ...demoInstance(), [secret]: 1 })).toEqual([
+      { field: 'instances[0]', reason: 'has a field whose name is not a valid feature name (not echoed)' },
+    ]);
   });
 
   it('reads an array instance in feature order and checks its length', () => {

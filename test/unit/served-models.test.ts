@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IntegrityError } from '../../src/core/errors.js';
+import { DependencyUnavailableError, IntegrityError, NotFoundError } from '../../src/core/errors.js';
 import type { ModelRegistry, ObjectStore } from '../../src/core/registry/ports.js';
 import type { DeploymentState } from '../../src/core/registry/records.js';
 import { ServedModels } from '../../src/serving/served-models.js';
@@ -70,5 +70,29 @@ describe('ServedModels.servingState', () => {
       },
     ]);
     await expect(new ServedModels(registry, {} as ObjectStore, { ttlMs: 1000 }).servingState('m')).rejects.toThrow('down');
+  });
+});
+
+describe('ServedModels.load', () => {
+  it('reports a missing artifact as our integrity fault (500), never as the caller\'s 404', async () => {
+    const registry = {
+      getVersion: async () => ({ metadata: { key: 'artifacts/m/x/metadata.json', sha256: 'a'.repeat(64) } }),
+    } as unknown as ModelRegistry;
+    const store = {
+      get: async () => {
+        throw new NotFoundError('s3://secret-bucket/artifacts/m/x/metadata.json does not exist');
+      },
+    } as unknown as ObjectStore;
+    await expect(new ServedModels(registry, store, { ttlMs: 1000 }).load('m', 1)).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it('reports an unreachable store as a dependency outage (503)', async () => {
+    const registry = { getVersion: async () => ({ metadata: { key: 'k', sha256: 'a'.repeat(64) } }) } as unknown as ModelRegistry;
+    const store = {
+      get: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+    } as unknown as ObjectStore;
+    await expect(new ServedModels(registry, store, { ttlMs: 1000 }).load('m', 1)).rejects.toBeInstanceOf(DependencyUnavailableError);
   });
 });

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { PutRecordsCommand, type KinesisClient, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { getKinesisClient } from '../../aws/stream-clients.js';
 import { NotFoundError, ValidationError } from '../../core/errors.js';
+import type { ModelSpec } from '../../core/spec/model-spec.js';
 import { parseModelMetadata } from '../../core/registry/model-metadata.js';
 import { emulatorEnvironment } from '../../local/emulators.js';
 import { localResourceNames } from '../../local/resources.js';
@@ -58,7 +59,11 @@ export async function stream(argv: string[]): Promise<number> {
     where = 'AWS';
   }
 
-  const field = values['partition-key-field'] ?? (await entityKeyOf(kind, dataDir, model));
+  const spec = await specOf(kind, dataDir, model);
+  const field = values['partition-key-field'] ?? spec?.entity?.key;
+  // Partition keys travel in clear through Kinesis and into scored events: personal data must not be one.
+  if (field && spec?.features.some((f) => f.name === field && f.pii))
+    throw new ValidationError([{ field: '--partition-key-field', reason: `"${field}" is marked PII in the model's spec; choose a non-PII key` }]);
   const { entries, skipped, lines } = readRecords(readFileSync(file, 'utf8'), model, field);
   const client = getKinesisClient();
   try {
@@ -76,8 +81,8 @@ export async function stream(argv: string[]): Promise<number> {
   }
 }
 
-/** The model's entity key field from its production version's spec; undefined (hash keys) when unknown. */
-async function entityKeyOf(kind: 'local' | 'aws', dataDir: string, model: string): Promise<string | undefined> {
+/** The spec of the model's production version; undefined (hash keys, no PII check) when it cannot be read. */
+async function specOf(kind: 'local' | 'aws', dataDir: string, model: string): Promise<ModelSpec | undefined> {
   if (kind === 'aws' && (!process.env.MLOPS_REGISTRY_TABLE || !process.env.MLOPS_ARTIFACT_BUCKET)) return undefined;
   const target = await openTarget(kind, dataDir);
   try {
@@ -86,7 +91,7 @@ async function entityKeyOf(kind: 'local' | 'aws', dataDir: string, model: string
     const version = await target.registry.getVersion(model, state.productionVersion);
     if (!version) return undefined;
     const metadata = parseModelMetadata(JSON.parse(new TextDecoder().decode(await target.store.get(version.metadata.key))));
-    return metadata.spec.entity?.key;
+    return metadata.spec;
   } catch (error) {
     if (error instanceof NotFoundError) throw error;
     process.stderr.write(`note: could not read the entity key of ${model} (${describeError(error)}); partition keys are hashes of the lines\n`);

@@ -7,6 +7,7 @@ import type { ModelMetadata } from './model-metadata.js';
 import type { ObjectStore, ModelRegistry } from './ports.js';
 import type { ModelMetrics, ModelVersion, NewModelVersion } from './records.js';
 import { promoteToProduction } from './rollout.js';
+import { ConflictError } from '../errors.js';
 
 /** Everything needed to register a model version from its files, whoever trained it. */
 export interface ArtifactRegistration {
@@ -118,12 +119,17 @@ export async function registerArtifacts(registry: ModelRegistry, store: ObjectSt
   });
   const state = await registry.getDeployment(model);
   if (state && state.productionVersion === null) {
-    await registry.applyDeploymentChange(model, promoteToProduction(state, version), {
-      actor: input.createdBy,
-      reason: 'first version of the model',
-      expectedRevision: state.revision,
-    });
-    return { version, promoted: true };
+    try {
+      await registry.applyDeploymentChange(model, promoteToProduction(state, version), {
+        actor: input.createdBy,
+        reason: 'first version of the model',
+        expectedRevision: state.revision,
+      });
+      return { version, promoted: true };
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // Another registration became the first production meanwhile; this version is registered all the same.
+    }
   }
   return { version, promoted: false };
 }

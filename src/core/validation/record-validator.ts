@@ -117,7 +117,7 @@ export function compileTextReader(spec: ModelSpec, header: readonly string[]): (
           if (t === '') return required ? false : ((out[name] = null), true);
           if (/^-?\d+$/.test(t)) {
             const n = Number(t);
-            if (n < 0 || !Number.isSafeInteger(n)) return false;
+            if (n < 0 || n > MAX_EPOCH_MS || !Number.isSafeInteger(n)) return false;
             out[name] = n;
             return true;
           }
@@ -134,6 +134,9 @@ export function compileTextReader(spec: ModelSpec, header: readonly string[]): (
     return out;
   };
 }
+
+/** 9999-12-31T23:59:59.999Z: later epoch milliseconds are not dates a model can encode. */
+export const MAX_EPOCH_MS = 253_402_300_799_999;
 
 const INVALID = Symbol('invalid');
 
@@ -197,7 +200,7 @@ function featureSchema(feature: FeatureSpec): z.ZodType {
       break;
     case 'timestamp':
       base = z
-        .union([z.number({ error: typeError }).int({ error: typeError }).min(0, { error: typeError }), z.iso.datetime({ offset: true, error: typeError })], {
+        .union([z.number({ error: typeError }).int({ error: typeError }).min(0, { error: typeError }).max(MAX_EPOCH_MS, { error: typeError }), z.iso.datetime({ offset: true, error: typeError })], {
           error: typeError,
         })
         .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
