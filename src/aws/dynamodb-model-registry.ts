@@ -105,107 +105,125 @@ export class DynamoDbModelRegistry implements ModelRegistry {
   }
 
   async applyDeploymentChange(model: string, change: DeploymentChange, context: ChangeContext & { expectedRevision: number }): Promise<DeploymentState> {
+    const previous = await this.getDeployment(model);
+    if (!previous) throw new NotFoundError(`model ${model} is not registered`);
+    if (previous.revision !== context.expectedRevision) throw conflict(model, context.expectedRevision);
     const now = new Date().toISOString();
     const { next } = change;
-    let previous: DeploymentState;
-    try {
-      const { Attributes } = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: modelKey(model), sk: STATE },
-          UpdateExpression:
-            'SET productionVersion = :production, canary = :canary, shadowVersions = :shadows, productionHistory = :history, ' +
-            'revision = revision + :one, updatedAt = :now, updatedBy = :actor',
-          ConditionExpression: 'revision = :expected',
-          ExpressionAttributeValues: {
-            ':production': next.productionVersion,
-            ':canary': next.canary,
-            ':shadows': next.shadowVersions,
-            ':history': next.productionHistory,
-            ':one': 1,
-            ':now': now,
-            ':actor': context.actor,
-            ':expected': context.expectedRevision,
-          },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      previous = parseState(Attributes ?? {});
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException)
-        throw new ConflictError(`model ${model} changed meanwhile (expected revision ${context.expectedRevision}); read it again and retry`, { cause: error });
-      throw error;
-    }
-    const state: DeploymentState = { ...previous, ...next, revision: previous.revision + 1, updatedAt: now, updatedBy: context.actor };
-    const pick = (d: DeploymentState) => ({ productionVersion: d.productionVersion, canary: d.canary, shadowVersions: d.shadowVersions });
+    const revision = previous.revision + 1;
+    const pick = (d: Pick<DeploymentState, 'productionVersion' | 'canary' | 'shadowVersions'>) => ({
+      productionVersion: d.productionVersion,
+      canary: d.canary,
+      shadowVersions: d.shadowVersions,
+    });
     const audit: AuditRecord = {
       model,
-      revision: state.revision,
+      revision,
       at: now,
       actor: context.actor,
       action: change.action,
       ...(context.reason ? { reason: context.reason } : {}),
       from: pick(previous),
-      to: pick(state),
+      to: pick(next),
       ...(change.forced ? { forced: true } : {}),
     };
-    await this.client.send(
-      new PutCommand({ TableName: this.tableName, Item: { pk: modelKey(model), sk: `AUDIT#${now}#${String(state.revision).padStart(10, '0')}`, type: 'Audit', ...audit } }),
+    await this.updateState(
+      model,
+      'SET productionVersion = :production, canary = :canary, shadowVersions = :shadows, productionHistory = :history',
+      { ':production': next.productionVersion, ':canary': next.canary, ':shadows': next.shadowVersions, ':history': next.productionHistory },
+      audit,
+      context.expectedRevision,
     );
-    return state;
+    await this.appendAudit(audit);
+    return { ...previous, ...next, revision, updatedAt: now, updatedBy: context.actor };
   }
 
-  async archiveVersion(model: string, version: number, context: ChangeContext): Promise<ModelVersion> {
+  async archiveVersion(model: string, version: number, context: ChangeContext & { expectedRevision: number }): Promise<ModelVersion> {
+    const existing = await this.getVersion(model, version);
+    if (!existing) throw new NotFoundError(`model ${model} has no version ${version}`);
+    if (existing.status !== 'registered') throw new ConflictError(`model ${model} v${version} is already ${existing.status}`);
     const now = new Date().toISOString();
+    const audit: AuditRecord = {
+      model,
+      revision: context.expectedRevision + 1,
+      at: now,
+      actor: context.actor,
+      action: 'archive',
+      ...(context.reason ? { reason: context.reason } : {}),
+      from: { version, status: 'registered' },
+      to: { version, status: 'archived' },
+    };
+    // The state first: from this write on no promotion can deploy the version; the version record follows.
+    await this.updateState(
+      model,
+      'SET archivedVersions = list_append(if_not_exists(archivedVersions, :empty), :archived)',
+      { ':empty': [], ':archived': [version] },
+      audit,
+      context.expectedRevision,
+    );
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: modelKey(model), sk: versionKey(version) },
+        UpdateExpression: 'SET #status = :archived, archivedAt = :now',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':archived': 'archived', ':now': now },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    await this.appendAudit(audit);
+    return parseVersion(Attributes ?? {});
+  }
+
+  /**
+   * One conditional update of the STATE item on its revision. The change's audit record is stored on the item
+   * too (`lastChange`), so a change is never applied without its record, even if the audit item write fails.
+   */
+  private async updateState(model: string, set: string, values: Record<string, unknown>, audit: AuditRecord, expectedRevision: number): Promise<void> {
     try {
-      const { Attributes } = await this.client.send(
+      await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: modelKey(model), sk: versionKey(version) },
-          UpdateExpression: 'SET #status = :archived, archivedAt = :now',
-          ConditionExpression: 'attribute_exists(pk) AND #status = :registered',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':archived': 'archived', ':registered': 'registered', ':now': now },
-          ReturnValues: 'ALL_NEW',
+          Key: { pk: modelKey(model), sk: STATE },
+          UpdateExpression: `${set}, revision = revision + :one, updatedAt = :now, updatedBy = :actor, lastChange = :audit`,
+          ConditionExpression: 'revision = :expected',
+          ExpressionAttributeValues: { ...values, ':one': 1, ':now': audit.at, ':actor': audit.actor, ':audit': audit, ':expected': expectedRevision },
         }),
       );
-      const record = parseVersion(Attributes ?? {});
-      await this.client.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: {
-            pk: modelKey(model),
-            sk: `AUDIT#${now}#v${String(version).padStart(10, '0')}`,
-            type: 'Audit',
-            model,
-            revision: -1,
-            at: now,
-            actor: context.actor,
-            action: 'archive',
-            ...(context.reason ? { reason: context.reason } : {}),
-            from: { version, status: 'registered' },
-            to: { version, status: 'archived' },
-          },
-        }),
-      );
-      return record;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        const existing = await this.getVersion(model, version);
-        if (!existing) throw new NotFoundError(`model ${model} has no version ${version}`, { cause: error });
-        throw new ConflictError(`model ${model} v${version} is already ${existing.status}`, { cause: error });
-      }
+      if (error instanceof ConditionalCheckFailedException) throw conflict(model, expectedRevision, error);
       throw error;
+    }
+  }
+
+  /** Appends the audit item, retrying; the change itself is already applied and recorded as `lastChange`. */
+  private async appendAudit(audit: AuditRecord): Promise<void> {
+    const item = { pk: modelKey(audit.model), sk: `AUDIT#${audit.at}#${String(audit.revision).padStart(10, '0')}`, type: 'Audit', ...audit };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+        return;
+      } catch (error) {
+        if (attempt >= 3) return; // listAudit still shows it: it reads the state's lastChange too
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+        void error;
+      }
     }
   }
 
   async listAudit(model: string, limit = 100): Promise<AuditRecord[]> {
     const items = await this.queryPartition(model, 'AUDIT#', false, limit);
-    return items.map((item) => {
+    const records = items.map((item) => {
       const parsed = auditRecordSchema.safeParse(item);
       if (!parsed.success) throw new IntegrityError(`audit record of ${model} is malformed: ${parsed.error.issues[0]?.message}`, { cause: parsed.error });
       return parsed.data;
     });
+    // The latest change is also on the state item: shown even if writing its audit item failed.
+    const { Item } = await this.client.send(new GetCommand({ TableName: this.tableName, Key: { pk: modelKey(model), sk: STATE }, ConsistentRead: true }));
+    const last = auditRecordSchema.safeParse(Item?.lastChange);
+    if (last.success && !records.some((r) => r.at === last.data.at && r.revision === last.data.revision)) records.unshift(last.data);
+    return records.slice(0, limit);
   }
 
   private async queryPartition(model: string, prefix: string, ascending: boolean, limit?: number): Promise<Record<string, unknown>[]> {
@@ -227,6 +245,10 @@ export class DynamoDbModelRegistry implements ModelRegistry {
     } while (startKey && (limit === undefined || items.length < limit));
     return items;
   }
+}
+
+function conflict(model: string, expected: number, cause?: unknown): ConflictError {
+  return new ConflictError(`model ${model} changed meanwhile (expected revision ${expected}); read it again and retry`, cause ? { cause } : undefined);
 }
 
 function parseVersion(item: Record<string, unknown>): ModelVersion {

@@ -109,8 +109,38 @@ describe('DynamoDbModelRegistry', () => {
     expect(archived).toMatchObject({ status: 'archived', archivedAt: expect.any(String) });
     await expect(service.promote('arch', { version: 2, actor: 'a' })).rejects.toThrow(/archived and cannot be deployed/);
     await expect(service.archive('arch', 2, { actor: 'a' })).rejects.toBeInstanceOf(ConflictError);
+    expect((await registry.getDeployment('arch'))!.archivedVersions).toEqual([2]);
     await expect(service.archive('arch', 1, { actor: 'a' })).rejects.toThrow(/is deployed/);
     await expect(service.archive('arch', 9, { actor: 'a' })).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('never lets an archive and a promotion of the same version both succeed (20 races)', async () => {
+    const registry = localRegistry();
+    const service = new RegistryService(registry, defaultGateTolerances);
+    for (let i = 0; i < 21; i++) await registry.registerVersion(newVersion('arace'));
+    await service.promote('arace', { version: 1, actor: 'setup' });
+    for (let v = 2; v <= 21; v++) {
+      const outcomes = await Promise.allSettled([service.archive('arace', v, { actor: 'a' }), service.promote('arace', { version: v, canary: 10, actor: 'b' })]);
+      const state = (await registry.getDeployment('arace'))!;
+      const archived = state.archivedVersions.includes(v);
+      const deployed = state.canary?.version === v;
+      expect(archived && deployed, `v${v}`).toBe(false);
+      expect(outcomes.filter((o) => o.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+      if (deployed) await service.abortCanary('arace', { actor: 'cleanup' });
+    }
+  });
+
+  it('keeps the latest change on the state item, so the audit trail shows it even without its audit item', async () => {
+    const registry = localRegistry();
+    const service = new RegistryService(registry, defaultGateTolerances);
+    await registry.registerVersion(newVersion('lastchange'));
+    await service.promote('lastchange', { version: 1, actor: 'alice', reason: 'go' });
+    const { QueryCommand, DeleteCommand } = await import('@aws-sdk/lib-dynamodb');
+    const items = await getDocumentClient().send(
+      new QueryCommand({ TableName: localResourceNames.REGISTRY_TABLE, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :a)', ExpressionAttributeValues: { ':pk': 'MODEL#lastchange', ':a': 'AUDIT#' } }),
+    );
+    for (const item of items.Items ?? []) await getDocumentClient().send(new DeleteCommand({ TableName: localResourceNames.REGISTRY_TABLE, Key: { pk: item.pk, sk: item.sk } }));
+    expect(await registry.listAudit('lastchange')).toEqual([expect.objectContaining({ action: 'promote', actor: 'alice', reason: 'go', revision: 1 })]);
   });
 
   it('refuses to deploy a version that does not exist', async () => {
@@ -121,7 +151,7 @@ describe('DynamoDbModelRegistry', () => {
 
   it('lists every model through the index', async () => {
     const models = (await localRegistry().listModels()).map((m) => m.model);
-    expect(models).toEqual(expect.arrayContaining(['seq', 'race', 'prod', 'duel', 'arch']));
+    expect(models).toEqual(expect.arrayContaining(['seq', 'race', 'prod', 'duel', 'arch', 'arace']));
     expect([...models].sort()).toEqual(models);
   });
 

@@ -11,6 +11,7 @@ const state = (over: Partial<DeploymentState> = {}): DeploymentState => ({
   canary: null,
   shadowVersions: [],
   productionHistory: [],
+  archivedVersions: [],
   revision: 3,
   updatedAt: 't',
   updatedBy: 'x',

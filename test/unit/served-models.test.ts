@@ -11,6 +11,7 @@ const state = (production: number): DeploymentState => ({
   canary: null,
   shadowVersions: [],
   productionHistory: [],
+  archivedVersions: [],
   revision: production,
   updatedAt: 't',
   updatedBy: 'x',

@@ -25,8 +25,11 @@ export interface ModelRegistry {
    * record. Throws ConflictError when the revision moved.
    */
   applyDeploymentChange(model: string, change: DeploymentChange, context: ChangeContext & { expectedRevision: number }): Promise<DeploymentState>;
-  /** Marks a version archived (it can no longer be promoted). */
-  archiveVersion(model: string, version: number, context: ChangeContext): Promise<ModelVersion>;
+  /**
+   * Marks a version archived (it can no longer be deployed): one conditional write on the state's revision,
+   * so it cannot interleave with a promotion of the same version.
+   */
+  archiveVersion(model: string, version: number, context: ChangeContext & { expectedRevision: number }): Promise<ModelVersion>;
   /** Audit records of a model, newest first. */
   listAudit(model: string, limit?: number): Promise<AuditRecord[]>;
 }

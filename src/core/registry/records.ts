@@ -69,6 +69,8 @@ export const deploymentStateSchema = z.object({
   shadowVersions: z.array(z.number().int().positive()),
   /** Earlier production versions, most recent last (what `rollback` returns to). */
   productionHistory: z.array(z.number().int().positive()).default([]),
+  /** Versions archived (also marked on their records); kept here so archiving and promoting cannot race. */
+  archivedVersions: z.array(z.number().int().positive()).default([]),
   /** Incremented by every deployment change; changes are conditional on it. */
   revision: z.number().int().nonnegative(),
   updatedAt: z.string(),

@@ -103,7 +103,8 @@ export class RegistryService {
     const state = await this.deployment(model);
     if (state.productionVersion === version || state.canary?.version === version || state.shadowVersions.includes(version))
       throw new ConflictError(`${model} v${version} is deployed; take it out of service before archiving it`);
-    return this.registry.archiveVersion(model, version, request);
+    await this.version(model, version);
+    return this.registry.archiveVersion(model, version, { ...request, expectedRevision: state.revision });
   }
 
   private apply(

@@ -19,13 +19,14 @@ function current(state: DeploymentState): Deployment {
   };
 }
 
-function assertServable(version: ModelVersion): void {
-  if (version.status !== 'registered') throw new ConflictError(`${version.model} v${version.version} is ${version.status} and cannot be deployed`);
+function assertServable(state: DeploymentState, version: ModelVersion): void {
+  const archived = version.status !== 'registered' || (state.archivedVersions ?? []).includes(version.version);
+  if (archived) throw new ConflictError(`${version.model} v${version.version} is archived and cannot be deployed`);
 }
 
 /** Full rollout: the version serves all traffic; any canary ends; the old production goes to the history. */
 export function promoteToProduction(state: DeploymentState, version: ModelVersion): DeploymentChange {
-  assertServable(version);
+  assertServable(state, version);
   const now = current(state);
   if (now.productionVersion === version.version) throw new ConflictError(`${state.model} v${version.version} is already production`);
   const history = now.productionVersion === null ? now.productionHistory : [...now.productionHistory, now.productionVersion].slice(-MAX_HISTORY);
@@ -37,7 +38,7 @@ export function promoteToProduction(state: DeploymentState, version: ModelVersio
 
 /** Canary: the version serves `weight` percent of routing keys; production keeps the rest. */
 export function startCanary(state: DeploymentState, version: ModelVersion, weight: number): DeploymentChange {
-  assertServable(version);
+  assertServable(state, version);
   if (!Number.isFinite(weight) || weight < 0 || weight > 100) throw new ValidationError([{ field: 'canary', reason: 'must be a percentage from 0 to 100' }]);
   const now = current(state);
   if (now.productionVersion === null) throw new ConflictError(`${state.model} has no production version to canary against; promote one first`);
@@ -50,7 +51,7 @@ export function startCanary(state: DeploymentState, version: ModelVersion, weigh
 
 /** Shadow: the version scores the same requests without affecting responses. */
 export function addShadow(state: DeploymentState, version: ModelVersion): DeploymentChange {
-  assertServable(version);
+  assertServable(state, version);
   const now = current(state);
   if (now.productionVersion === version.version || now.canary?.version === version.version)
     throw new ConflictError(`${state.model} v${version.version} already serves traffic; a shadow must be another version`);
