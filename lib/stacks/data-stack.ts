@@ -9,6 +9,7 @@ import type { Construct } from 'constructs';
 import {
   artifactBucket,
   batchBucket,
+  featureTable,
   idempotencyTable,
   registryTable,
   type KeyAttribute,
@@ -68,6 +69,8 @@ export class DataStack extends Stack {
   public readonly registryTable: dynamodb.Table;
   /** Powertools idempotency records of batch-score, built from `idempotencyTable` (TTL on `expiration`). */
   public readonly idempotencyTable: dynamodb.Table;
+  /** The online feature store, built from `featureTable` (TTL on `expiresAt`; freshness is enforced on read). */
+  public readonly featureTable: dynamodb.Table;
   /**
    * HMAC key with which the predict function tokenizes PII fields in captures (`PII_TOKEN_SECRET_ARN`);
    * generated, encrypted with {@link key}, never rotated (tokens must stay joinable across captures).
@@ -200,6 +203,11 @@ export class DataStack extends Stack {
       removalPolicy,
     });
     this.idempotencyTable = tableFromDefinition(this, idempotencyTable, {
+      encryptionKey: this.key,
+      deletionProtection: config.production,
+      removalPolicy,
+    });
+    this.featureTable = tableFromDefinition(this, featureTable, {
       encryptionKey: this.key,
       deletionProtection: config.production,
       removalPolicy,

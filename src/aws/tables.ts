@@ -62,7 +62,24 @@ export const idempotencyTable: TableDefinition = {
   timeToLiveAttribute: 'expiration',
 };
 
-export const tables = [registryTable, idempotencyTable] as const;
+/**
+ * Online feature store: the latest values of each feature view per entity.
+ *
+ * | pk                          | sk             | item                                               |
+ * |-----------------------------|----------------|----------------------------------------------------|
+ * | `<entity name>#<entity id>` | `VIEW#<view>`  | `values` (map), `eventTime` (ms), `expiresAt` (s)  |
+ *
+ * Freshness is enforced on read (dynalite has no TTL); `expiresAt` lets DynamoDB TTL clean up on AWS.
+ */
+export const featureTable: TableDefinition = {
+  id: 'Features',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  globalSecondaryIndexes: [],
+  timeToLiveAttribute: 'expiresAt',
+};
+
+export const tables = [registryTable, idempotencyTable, featureTable] as const;
 
 /** Model artifacts, datasets and captures. */
 export const artifactBucket = { id: 'Artifacts' } as const;

@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { idempotencyTable, registryTable } from '../aws/tables.js';
+import { featureTable, idempotencyTable, registryTable } from '../aws/tables.js';
 import { canaryAlarmPrefix, METRICS_NAMESPACE } from '../serving/telemetry-names.js';
 import { ensureBucket, ensureTable } from './provision.js';
 import { ensureStream } from './provision-stream.js';
@@ -13,6 +13,7 @@ export const localResourceNames = {
   REGISTRY_TABLE: 'mlops-local-registry',
   ARTIFACT_BUCKET: 'mlops-local-artifacts',
   IDEMPOTENCY_TABLE: 'mlops-local-idempotency',
+  FEATURE_TABLE: 'mlops-local-features',
   BATCH_BUCKET: 'mlops-local-batch',
   /** Streaming: records to score arrive on this Kinesis stream; Prediction events go to this bus. */
   PREDICTION_STREAM: 'mlops-local-predictions',
@@ -53,6 +54,7 @@ export async function provisionLocalResources(): Promise<void> {
   try {
     await ensureTable(dynamodb, localResourceNames.REGISTRY_TABLE, registryTable);
     await ensureTable(dynamodb, localResourceNames.IDEMPOTENCY_TABLE, idempotencyTable);
+    await ensureTable(dynamodb, localResourceNames.FEATURE_TABLE, featureTable);
     await ensureBucket(s3, localResourceNames.ARTIFACT_BUCKET);
     await ensureBucket(s3, localResourceNames.BATCH_BUCKET);
     // Streaming: only ever in kinesalite (on AWS the streaming stack owns the stream).

@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idempotencyTable, registryTable, tables, type KeyAttribute } from '../../src/aws/tables.js';
+import { featureTable, idempotencyTable, registryTable, tables, type KeyAttribute } from '../../src/aws/tables.js';
 import { batchLayout, INCOMING_PREFIX } from '../../src/batch/layout.js';
 import { BATCH_PREFIXES, BATCH_TMP_EXPIRATION_DAYS } from '../../lib/stacks/data-stack.js';
 import { dataIds, onlyResourceId, resourceById, synthesize, type Synthesized } from './synth.js';
@@ -151,6 +151,7 @@ describe('DataStack', () => {
   describe.each([
     ['registry', registryTable, () => dataIds(dev).registryTable],
     ['idempotency', idempotencyTable, () => dataIds(dev).idempotencyTable],
+    ['feature', featureTable, () => dataIds(dev).featureTable],
   ] as const)('the %s table', (_name, definition, tableId) => {
     const keySchema = (partitionKey: KeyAttribute, sortKey?: KeyAttribute) => [
       { AttributeName: partitionKey.name, KeyType: 'HASH' },

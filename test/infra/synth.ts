@@ -62,6 +62,7 @@ export function dataIds(built: MlopsApp) {
     batchBucket: logicalIdOf(data.batchBucket),
     registryTable: logicalIdOf(data.registryTable),
     idempotencyTable: logicalIdOf(data.idempotencyTable),
+    featureTable: logicalIdOf(data.featureTable),
     piiTokenSecret: logicalIdOf(data.piiTokenSecret),
   };
 }
