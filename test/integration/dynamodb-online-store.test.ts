@@ -71,3 +71,21 @@ describe('DynamoDbOnlineStore', () => {
     expect(calls).toBe(3);
   });
 });
+
+describe('OfflineFeatureLog', () => {
+  it('appends rows partitioned by event date and reads a time range back', async () => {
+    const { OfflineFeatureLog } = await import('../../src/core/feature-store/offline-store.js');
+    const { S3ObjectStore } = await import('../../src/aws/s3-object-store.js');
+    const { getS3Client } = await import('../../src/aws/clients.js');
+    const log = new OfflineFeatureLog(new S3ObjectStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET));
+    const day = Date.UTC(2026, 10, 20);
+    const keys = await log.append(view, [
+      { entityId: 'c1', eventTime: day + HOUR, values: { balance: 1, tier: 'a' } },
+      { entityId: 'c1', eventTime: day + 30 * HOUR, values: { balance: 2, tier: 'a' } },
+      { entityId: 'c2', eventTime: day + 2 * HOUR, values: { balance: 3, tier: 'b' } },
+    ]);
+    expect(keys.map((k) => k.split('/').slice(0, 3).join('/'))).toEqual(['features/account/dt=2026-11-20', 'features/account/dt=2026-11-21']);
+    const rows = await log.read(view, day, day + 24 * HOUR);
+    expect(rows.map((r) => r.values.balance).sort()).toEqual([1, 3]);
+  });
+});
