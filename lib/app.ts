@@ -44,6 +44,7 @@ export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): 
     key: data.key,
     artifactBucket: data.artifactBucket,
     registryTable: data.registryTable,
+    featureTable: data.featureTable,
     piiTokenSecret: data.piiTokenSecret,
   });
   const batch = new BatchStack(app, stackName(config, 'Batch'), {

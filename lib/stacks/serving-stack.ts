@@ -42,6 +42,8 @@ export interface ServingStackProps extends StackProps {
   readonly key: kms.IKey;
   readonly artifactBucket: s3.IBucket;
   readonly registryTable: dynamodb.ITable;
+  /** The online feature store (DataStack.featureTable), read by models with feature views. */
+  readonly featureTable: dynamodb.ITable;
   /** Key tokenizing PII in captures, read by the predict function. */
   readonly piiTokenSecret: secretsmanager.ISecret;
 }
@@ -112,12 +114,14 @@ export class ServingStack extends Stack {
       CAPTURE_MAX_RECORDS: String(config.captureMaxRecords),
       SHADOW_BUDGET_MS: String(config.shadowBudgetMs),
       PII_TOKEN_SECRET_ARN: props.piiTokenSecret.secretArn,
+      FEATURE_TABLE: props.featureTable.tableName,
     };
     for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
 
     // The registry is read-only (items and the gsi1 index); artifacts are read, captures written; the PII
     // token key is read. KMS comes with each grant (decrypt for reads, data keys for capture writes).
     props.registryTable.grantReadData(fn);
+    props.featureTable.grantReadData(fn);
     props.artifactBucket.grantRead(fn, ARTIFACT_READ_PATTERN);
     props.artifactBucket.grantPut(fn, CAPTURE_PATTERN);
     // Not piiTokenSecret.grantRead(fn): for a KMS-encrypted secret it also adds this role to the key policy

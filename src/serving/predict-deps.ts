@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
+import { DynamoDbOnlineStore } from '../aws/dynamodb-online-store.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { readSecretString } from '../aws/secrets.js';
 import { parseEnv } from '../core/parse-env.js';
@@ -33,6 +34,12 @@ export async function buildPredictDeps(env: Record<string, string | undefined>, 
     onDropped: hooks.onCaptureDropped ?? (() => undefined),
   });
   const piiKey = config.PII_TOKEN_KEY ?? (await readSecretString(config.PII_TOKEN_SECRET_ARN!));
-  const service = new PredictService(models, capture, { sampleRate: config.CAPTURE_SAMPLE_RATE, shadowBudgetMs: config.SHADOW_BUDGET_MS, piiKey });
+  const features = config.FEATURE_TABLE ? new DynamoDbOnlineStore(getDocumentClient(), config.FEATURE_TABLE) : undefined;
+  const service = new PredictService(models, capture, {
+    sampleRate: config.CAPTURE_SAMPLE_RATE,
+    shadowBudgetMs: config.SHADOW_BUDGET_MS,
+    piiKey,
+    ...(features ? { features } : {}),
+  });
   return { config, models, service, capture };
 }

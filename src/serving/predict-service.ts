@@ -3,7 +3,9 @@ import type { CaptureRecord, ShadowOutcome } from '../core/capture/capture-recor
 import { uuidv7 } from '../core/ids.js';
 import { chooseVariant, type Variant } from '../core/routing/canary.js';
 import type { FeatureRecord } from '../core/validation/record-validator.js';
+import type { OnlineFeatureStore } from '../core/feature-store/ports.js';
 import type { CaptureBuffer } from './capture-buffer.js';
+import { enrichInstances, type EnrichStats } from './enrich-instances.js';
 import { labelValue, scoreRecords, toPredictResponse, validateInstances, type PredictResponse, type ScoredBatch } from './predict.js';
 import type { ServedModel, ServedModels } from './served-models.js';
 
@@ -14,6 +16,8 @@ export interface PredictServiceOptions {
   readonly shadowBudgetMs: number;
   /** Key for tokenizing PII in captures. */
   readonly piiKey: string;
+  /** The online feature store, for models with feature views. */
+  readonly features?: OnlineFeatureStore;
   readonly random?: () => number;
 }
 
@@ -25,6 +29,8 @@ export interface PredictOutcome {
   /** Shadow versions scored for this request (skipped ones are not listed). */
   readonly shadowsScored: number;
   readonly shadowsSkipped: number;
+  /** Feature-store lookups made for this request. */
+  readonly features: EnrichStats;
 }
 
 /**
@@ -56,15 +62,16 @@ export class PredictService {
     }
     onRouted?.(variant); // before anything that can fail, so errors are counted against the version that failed
     const served = await this.models.load(model, variant === 'canary' ? state.canary!.version : state.productionVersion!);
-    const records = validateInstances(served, instances);
+    const { instances: enriched, stats } = await enrichInstances(served.spec, instances, this.options.features);
+    const records = validateInstances(served, enriched);
     const scored = await scoreRecords(served, records);
     const now = Date.now();
     const predictionIds = records.map(() => uuidv7(now));
     const response = toPredictResponse(served, scored, predictionIds);
 
-    const shadows = await this.scoreShadows(model, state.shadowVersions, instances);
+    const shadows = await this.scoreShadows(model, state.shadowVersions, enriched);
     this.captureAll(served, variant, records, scored, predictionIds, now, shadows.outcomes);
-    return { response, served, variant, scored, shadowsScored: shadows.outcomes.length, shadowsSkipped: shadows.skipped };
+    return { response, served, variant, scored, shadowsScored: shadows.outcomes.length, shadowsSkipped: shadows.skipped, features: stats };
   }
 
   /** Scores loaded shadows on the same instances until the budget is spent; never throws. */

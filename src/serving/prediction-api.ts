@@ -70,6 +70,10 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       for (const s of scored.scores) sum += s;
       metrics.addMetric(predictMetrics.predictions, 'Count', scored.scores.length);
       metrics.addMetric(predictMetrics.scoreMean, 'None', sum / scored.scores.length);
+      if (outcome.features.entities > 0) {
+        metrics.addMetric(predictMetrics.featureAge, 'Milliseconds', outcome.features.maxAgeMs);
+        metrics.addMetric(predictMetrics.featuresMissing, 'Count', outcome.features.missing + outcome.features.expired);
+      }
       if (outcome.shadowsScored > 0) metrics.addMetric(predictMetrics.shadowPredictions, 'Count', outcome.shadowsScored * scored.scores.length);
       metrics.addMetric(predictMetrics.latency, 'Milliseconds', performance.now() - started);
       return jsonResponse(200, outcome.response, { 'x-model-version': String(served.version.version), 'x-model-variant': outcome.variant });

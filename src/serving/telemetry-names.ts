@@ -24,6 +24,10 @@ export const predictMetrics = {
   /** Registry unreachable or malformed: the last good state kept serving. */
   registryStale: 'RegistryStale',
   transformCodeMismatch: 'TransformCodeMismatch',
+  /** Age of the oldest feature-store value served in a request (ms). */
+  featureAge: 'FeatureAge',
+  /** Feature-view lookups with no fresh value (missing or older than the view's max age): imputed. */
+  featuresMissing: 'FeaturesMissing',
 } as const;
 
 /** Dimension names added to routed requests. */

@@ -164,16 +164,18 @@ describe('ServingStack', () => {
       expect(resourcesOf(statements[0]!)).toEqual([importOf(data, { Ref: secretId() })]);
     });
 
-    it('reads the registry table and its indexes only', () => {
+    it('reads the registry and the online feature tables (and their indexes) only', () => {
       const tableArn = importOf(data, { 'Fn::GetAtt': [tableId(), 'Arn'] });
+      const featureArn = importOf(data, { 'Fn::GetAtt': [dataIds(synth).featureTable, 'Arn'] });
+      const allowed = [tableArn, { 'Fn::Join': ['', [tableArn, '/index/*']] }, featureArn, { 'Fn::Join': ['', [featureArn, '/index/*']] }];
       const statements = roleStatements(template, roleId()).filter((s) =>
         actionsOf(s).some((action) => action.startsWith('dynamodb:')),
       );
       expect(statements.length).toBeGreaterThan(0);
-      expect(statements.flatMap(actionsOf)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
-      for (const statement of statements) {
-        expect(resourcesOf(statement)).toEqual([tableArn, { 'Fn::Join': ['', [tableArn, '/index/*']] }]);
-      }
+      expect(statements.flatMap(actionsOf)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query']));
+      const resources = statements.flatMap(resourcesOf);
+      for (const resource of resources) expect(allowed).toContainEqual(resource);
+      expect(resources).toEqual(expect.arrayContaining([tableArn, featureArn]));
     });
 
     it('reads S3 objects under artifacts/ of the artifact bucket only', () => {

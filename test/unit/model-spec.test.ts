@@ -101,3 +101,29 @@ describe('specHash', () => {
     expect(canonicalJson({ b: 1, a: { d: [2, { f: 1, e: 0 }], c: undefined } })).toBe('{"a":{"d":[2,{"e":0,"f":1}]},"b":1}');
   });
 });
+
+describe('parseModelSpec featureViews', () => {
+  const view = { name: 'profile', entity: { name: 'customer', key: 'customer_id' }, features: [{ name: 'tenure', type: 'numeric' }], maxAgeSeconds: 3600 };
+
+  it('accepts views keyed by the spec entity whose features match the model feature types', () => {
+    const spec = parseModelSpec({ ...minimal, entity: { name: 'customer', key: 'customer_id' }, featureViews: [view] });
+    expect(spec.featureViews?.[0]?.name).toBe('profile');
+  });
+
+  it('refuses views without a spec entity, keyed differently, or typed differently', () => {
+    expect(issuesOf(() => parseModelSpec({ ...minimal, featureViews: [view] })).map((i) => i.reason)).toContain('feature views need the spec to name its entity');
+    const issues = issuesOf(() =>
+      parseModelSpec({
+        ...minimal,
+        entity: { name: 'customer', key: 'id' },
+        featureViews: [{ ...view, features: [{ name: 'tenure', type: 'categorical' }] }],
+      }),
+    );
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        { field: 'spec.featureViews[0].entity.key', reason: 'must be the spec\'s entity key "id"' },
+        { field: 'spec.featureViews[0].features[0].type', reason: 'must be numeric, the type of model feature "tenure"' },
+      ]),
+    );
+  });
+});

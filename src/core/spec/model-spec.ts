@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { featureViewSchema } from '../feature-store/feature-view.js';
 
 /**
  * The declarative model spec: everything the system needs to know about a tabular binary-classification
@@ -129,6 +130,11 @@ export const modelSpecSchema = z
     /** Score at or above which the predicted class is the positive one. */
     threshold: z.number().gt(0).lt(1).default(0.5),
     features: z.array(featureSpecSchema).min(1),
+    /**
+     * Feature views to look up by the entity id of a request (online store). A model feature with the name of a
+     * view feature is filled from the view when the request does not carry it (the request wins).
+     */
+    featureViews: z.array(featureViewSchema).optional(),
   })
   .superRefine((spec, ctx) => {
     const seen = new Set<string>();
@@ -149,6 +155,15 @@ export const modelSpecSchema = z
     });
     if (spec.features.every((f) => f.transform.kind === 'drop'))
       ctx.addIssue({ code: 'custom', path: ['features'], message: 'at least one feature must feed the model' });
+    spec.featureViews?.forEach((view, i) => {
+      if (!spec.entity) ctx.addIssue({ code: 'custom', path: ['featureViews', i], message: 'feature views need the spec to name its entity' });
+      else if (view.entity.key !== spec.entity.key)
+        ctx.addIssue({ code: 'custom', path: ['featureViews', i, 'entity', 'key'], message: `must be the spec's entity key "${spec.entity.key}"` });
+      view.features.forEach((vf, j) => {
+        const f = spec.features.find((x) => x.name === vf.name);
+        if (f && f.type !== vf.type) ctx.addIssue({ code: 'custom', path: ['featureViews', i, 'features', j, 'type'], message: `must be ${f.type}, the type of model feature "${f.name}"` });
+      });
+    });
     if (spec.label.positive === spec.label.negative)
       ctx.addIssue({ code: 'custom', path: ['label', 'negative'], message: 'negative and positive labels must differ' });
   });
