@@ -1,6 +1,7 @@
 import { describeError } from './args.js';
 import { batch } from './commands/batch.js';
 import { demo } from './commands/demo.js';
+import { features } from './commands/features.js';
 import { lineage } from './commands/lineage.js';
 import { models } from './commands/models.js';
 import { shadow } from './commands/shadow.js';
@@ -30,6 +31,9 @@ Usage:
   mlops batch status <name> --model <model>                 read a batch job's manifest
   mlops stream send <model> <file.jsonl> [--partition-key-field <field>]
       Put one record per line (an instance) on the predictions stream (MLOPS_STREAM_NAME with --target aws).
+  mlops features ingest <view> <file.jsonl> --repo <views.json>          offline log + online store
+  mlops features build-training-set --repo <views.json> --views a,b --labels <events.jsonl> --out <file.jsonl>
+              [--timestamp-field timestamp] [--label-field label]   point-in-time correct, with a manifest
   mlops demo generate [--rows 10000] [--seed 42] [--covariate-drift 0..1] [--concept-drift 0..1]
               [--format csv|jsonl] [--out file]
 
@@ -55,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
         return await lineage(rest);
       case 'batch':
         return await batch(rest);
+      case 'features':
+        return await features(rest);
       case 'stream':
         return await stream(rest);
       case 'demo':

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { getDocumentClient } from '../../aws/clients.js';
+import { DynamoDbOnlineStore } from '../../aws/dynamodb-online-store.js';
+import { ValidationError } from '../../core/errors.js';
+import { featureRepositorySchema, type FeatureView } from '../../core/feature-store/feature-view.js';
+import { checkFeatureRows } from '../../core/feature-store/ingest.js';
+import { OfflineFeatureLog } from '../../core/feature-store/offline-store.js';
+import { pointInTimeJoin, type LabelEvent } from '../../core/feature-store/point-in-time.js';
+import { issuesFromZod } from '../../core/validation/zod-issues.js';
+import { localResourceNames } from '../../local/resources.js';
+import { dataDirOf, out, targetOf } from '../args.js';
+import { openTarget } from '../target.js';
+
+/** `mlops features ingest|build-training-set`: the feature store from the command line. */
+export async function features(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: {
+      repo: { type: 'string' },
+      views: { type: 'string' },
+      labels: { type: 'string' },
+      'timestamp-field': { type: 'string', default: 'timestamp' },
+      'label-field': { type: 'string', default: 'label' },
+      out: { type: 'string' },
+      target: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
+    allowPositionals: true,
+  });
+  if (sub !== 'ingest' && sub !== 'build-training-set') throw new ValidationError([{ field: 'features', reason: 'the subcommand is ingest or build-training-set' }]);
+  if (!values.repo) throw new ValidationError([{ field: '--repo', reason: 'is required: the feature repository file (views)' }]);
+  const repo = featureRepositorySchema.safeParse(JSON.parse(readFileSync(values.repo, 'utf8')));
+  if (!repo.success) throw new ValidationError(issuesFromZod(repo.error, 'repo'));
+  const viewByName = new Map(repo.data.views.map((v) => [v.name, v]));
+  const viewOf = (name: string): FeatureView => {
+    const view = viewByName.get(name);
+    if (!view) throw new ValidationError([{ field: 'view', reason: `"${name}" is not in the repository` }]);
+    return view;
+  };
+  const target = await openTarget(targetOf(values.target), dataDirOf(values['data-dir']));
+  try {
+    const log = new OfflineFeatureLog(target.store);
+    if (sub === 'ingest') {
+      const [viewName, file] = positionals;
+      if (!viewName || !file) throw new ValidationError([{ field: viewName ? '<file>' : '<view>', reason: 'is required' }]);
+      const view = viewOf(viewName);
+      const table = values.target === 'aws' ? process.env.MLOPS_FEATURE_TABLE : localResourceNames.FEATURE_TABLE;
+      if (!table) throw new ValidationError([{ field: 'MLOPS_FEATURE_TABLE', reason: 'must name the feature table (stack output)' }]);
+      const { rows, rejected } = checkFeatureRows(view, readJsonl(file), Date.now());
+      await log.append(view, rows);
+      const written = await new DynamoDbOnlineStore(getDocumentClient(), table).write(view, rows);
+      out(`${view.name}: ${rows.length} rows to the offline log, ${written.written} to the online store (${written.stale} older than what it held), ${rejected.length} rejected`);
+      for (const r of rejected.slice(0, 20)) out(`  row ${r.row}: ${r.field} ${r.reason}`);
+      return rejected.length > 0 ? 1 : 0;
+    }
+    if (!values.views || !values.labels || !values.out) throw new ValidationError([{ field: !values.views ? '--views' : !values.labels ? '--labels' : '--out', reason: 'is required' }]);
+    const views = values.views.split(',').map((v) => viewOf(v.trim()));
+    const key = views[0]!.entity.key;
+    if (views.some((v) => v.entity.key !== key)) throw new ValidationError([{ field: '--views', reason: 'must share one entity key' }]);
+    const events = readJsonl(values.labels).map((raw, i): LabelEvent => {
+      const r = raw as Record<string, unknown>;
+      const ts = typeof r[values['timestamp-field']!] === 'number' ? (r[values['timestamp-field']!] as number) : Date.parse(String(r[values['timestamp-field']!]));
+      if (r[key] === undefined || !Number.isFinite(ts) || r[values['label-field']!] === undefined)
+        throw new ValidationError([{ field: `labels line ${i + 1}`, reason: `needs ${key}, ${values['timestamp-field']} and ${values['label-field']}` }]);
+      return { entityId: String(r[key]), timestamp: ts, label: r[values['label-field']!] as string | number | boolean };
+    });
+    const from = Math.min(...events.map((e) => e.timestamp)) - Math.max(...views.map((v) => v.maxAgeSeconds)) * 1000;
+    const to = Math.max(...events.map((e) => e.timestamp));
+    const joined = pointInTimeJoin(events, await Promise.all(views.map(async (view) => ({ view, rows: await log.read(view, from, to) }))));
+    const lines = joined.map((j) => JSON.stringify({ [key]: j.event.entityId, [values['timestamp-field']!]: new Date(j.event.timestamp).toISOString(), ...j.values, [values['label-field']!]: j.event.label }));
+    const text = lines.join('\n') + '\n';
+    writeFileSync(values.out, text);
+    const missing = Object.fromEntries(views.map((v) => [v.name, joined.filter((j) => j.ages[v.name] === null).length]));
+    const manifest = { file: values.out, rows: lines.length, sha256: createHash('sha256').update(text).digest('hex'), views: views.map((v) => v.name), missingByView: missing, from: new Date(from).toISOString(), to: new Date(to).toISOString() };
+    writeFileSync(`${values.out}.manifest.json`, JSON.stringify(manifest, null, 2));
+    out(`wrote ${lines.length} rows to ${values.out} (sha256 ${manifest.sha256}); no fresh value: ${JSON.stringify(missing)}`);
+    return 0;
+  } finally {
+    await target.close();
+  }
+}
+
+function readJsonl(file: string): unknown[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((line, i) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch {
+        throw new ValidationError([{ field: `line ${i + 1}`, reason: 'is not valid JSON' }]);
+      }
+    });
+}
