@@ -53,7 +53,13 @@ export class PredictService {
    *   one, each request is routed at random with the canary's weight.
    * @param onRouted told which variant serves, as soon as that is decided.
    */
-  async predict(model: string, instances: readonly unknown[], routingKey: string | undefined, onRouted?: (variant: Variant) => void): Promise<PredictOutcome> {
+  async predict(
+    model: string,
+    instances: readonly unknown[],
+    routingKey: string | undefined,
+    onRouted?: (variant: Variant) => void,
+    options: { returnFeatures?: boolean } = {},
+  ): Promise<PredictOutcome> {
     const state = await this.models.servingState(model);
     let variant: Variant = 'production';
     if (state.canary && state.canary.weight > 0) {
@@ -67,7 +73,8 @@ export class PredictService {
     const scored = await scoreRecords(served, records);
     const now = Date.now();
     const predictionIds = records.map(() => uuidv7(now));
-    const response = toPredictResponse(served, scored, predictionIds);
+    const base = toPredictResponse(served, scored, predictionIds);
+    const response = options.returnFeatures ? { ...base, features: records.map((r) => tokenizePii(served.spec, r, this.options.piiKey)) } : base;
 
     const shadows = await this.scoreShadows(model, state.shadowVersions, enriched);
     this.captureAll(served, variant, records, scored, predictionIds, now, shadows.outcomes);

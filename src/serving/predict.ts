@@ -20,13 +20,15 @@ export interface PredictResponse {
   readonly model: string;
   readonly version: number;
   readonly predictionIds: readonly string[];
+  /** Only when asked for (`returnFeatures`): the values the model used, PII tokenized. */
+  readonly features?: readonly Record<string, unknown>[];
 }
 
 const MAX_REPORTED_ISSUES = 20;
 
 const envelopes = new Map<number, z.ZodType<{ instances: unknown[] }>>();
 
-function envelopeSchema(maxInstances: number): z.ZodType<{ instances: unknown[] }> {
+function envelopeSchema(maxInstances: number): z.ZodType<{ instances: unknown[]; returnFeatures?: boolean }> {
   let schema = envelopes.get(maxInstances);
   if (!schema) {
     schema = z.object(
@@ -35,6 +37,8 @@ function envelopeSchema(maxInstances: number): z.ZodType<{ instances: unknown[] 
           .array(z.unknown(), { error: (iss) => (iss.input === undefined ? 'is required' : 'must be an array of instances') })
           .min(1, { error: 'must hold at least one instance' })
           .max(maxInstances, { error: `must hold at most ${maxInstances} instances per request` }),
+        /** Opt-in: echo the feature values the model used (after feature-store lookups; PII tokenized). */
+        returnFeatures: z.boolean({ error: 'must be true or false' }).optional(),
       },
       { error: 'must be a JSON object with an "instances" array' },
     );
@@ -43,11 +47,16 @@ function envelopeSchema(maxInstances: number): z.ZodType<{ instances: unknown[] 
   return schema;
 }
 
-/** Validates the `{"instances": [...]}` envelope. */
-export function parseInstances(body: unknown, maxInstances: number): unknown[] {
+/** Validates the `{"instances": [...], "returnFeatures"?: boolean}` envelope. */
+export function parsePredictBody(body: unknown, maxInstances: number): { instances: unknown[]; returnFeatures: boolean } {
   const parsed = envelopeSchema(maxInstances).safeParse(body);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error));
-  return parsed.data.instances;
+  return { instances: parsed.data.instances, returnFeatures: parsed.data.returnFeatures === true };
+}
+
+/** The instances of a predict body (see parsePredictBody). */
+export function parseInstances(body: unknown, maxInstances: number): unknown[] {
+  return parsePredictBody(body, maxInstances).instances;
 }
 
 /** Validates every instance against the model's spec; reports all problems (up to a cap) at once. */

@@ -4,7 +4,7 @@ import { modelNameSchema } from '../core/spec/model-spec.js';
 import type { PredictConfig } from './config.js';
 import { describeModel, describeModels } from './describe-model.js';
 import { header, jsonResponse, readJsonBody, type HttpRequestParts } from './http.js';
-import { parseInstances } from './predict.js';
+import { parsePredictBody } from './predict.js';
 import type { PredictService } from './predict-service.js';
 import { predictionRoutes } from './routes.js';
 import type { ServedModels } from './served-models.js';
@@ -55,12 +55,12 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       const started = performance.now();
       const name = modelParam(request);
       const body = readJsonBody(request, deps.config.MAX_BODY_BYTES);
-      const instances = parseInstances(body, deps.config.MAX_INSTANCES);
+      const { instances, returnFeatures } = parsePredictBody(body, deps.config.MAX_INSTANCES);
       // The dimensions apply to every metric of this invocation, errors included (one EMF document per invocation).
       const outcome = await deps.service.predict(name, instances, header(request.headers, 'x-routing-key'), (variant) => {
         metrics.addDimension(dimensions.model, name);
         metrics.addDimension(dimensions.variant, variant);
-      });
+      }, { returnFeatures });
       const { served, scored } = outcome;
       if (!served.transformCodeMatches) {
         metrics.addMetric(predictMetrics.transformCodeMismatch, 'Count', 1);

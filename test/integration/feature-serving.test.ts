@@ -52,6 +52,14 @@ describe('predict by entity id (feature views)', () => {
     expect(byEntity.features.maxAgeMs).toBeGreaterThanOrEqual(HOUR);
   });
 
+  it('echoes the feature values used when asked, PII tokenized', async () => {
+    const out = await deps.service.predict('credit-risk', [withoutViewFeatures(demoInstance({ applicant_id: 'A1' }))], undefined, undefined, { returnFeatures: true });
+    expect(out.response.features).toEqual([expect.objectContaining({ annual_income: 41000, home_ownership: 'OWN', email: expect.stringMatching(/^tok_[0-9a-f]{32}$/) })]);
+    expect(JSON.stringify(out.response)).not.toContain('jane.doe@example.com');
+    const plain = await deps.service.predict('credit-risk', [withoutViewFeatures(demoInstance({ applicant_id: 'A1' }))], undefined);
+    expect(plain.response.features).toBeUndefined();
+  });
+
   it('lets the request win over the store', async () => {
     const partial = { ...withoutViewFeatures(demoInstance({ applicant_id: 'A1' })), annual_income: 150000 };
     const mixed = await deps.service.predict('credit-risk', [partial], undefined);

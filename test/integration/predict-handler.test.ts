@@ -95,6 +95,7 @@ describe('predict handler (API Gateway REST proxy events)', () => {
     ['no content type', () => predictEvent({ instances: [demoInstance()] }, { headers: { 'Content-Type': '' } }), 415, /Content-Type/],
     ['body not an object', () => predictEvent([1, 2]), 400, /instances/],
     ['no instances', () => predictEvent({ rows: [] }), 400, 'instances: is required'],
+    ['returnFeatures not a boolean', () => predictEvent({ instances: [demoInstance()], returnFeatures: 'yes' }), 400, 'returnFeatures: must be true or false'],
     ['empty instances', () => predictEvent({ instances: [] }), 400, 'instances: must hold at least one instance'],
     ['too many instances', () => predictEvent({ instances: Array.from({ length: 6 }, () => demoInstance()) }), 400, 'instances: must hold at most 5 instances per request'],
     ['wrong type', () => predictEvent({ instances: [demoInstance({ age: 'old' })] }), 400, 'instances[0].age: must be a finite number'],
