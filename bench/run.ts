@@ -2,11 +2,13 @@
  * `npm run bench -- <name>`: runs one benchmark and prints its figures as JSON on stdout.
  */
 import { benchBatch } from './batch.js';
+import { benchFeatures } from './features.js';
 import { benchOnline } from './online.js';
 
 const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   online: benchOnline,
   batch: benchBatch,
+  features: benchFeatures,
 };
 
 const name = process.argv[2];
