@@ -16,6 +16,18 @@ const HOUR = 3_600_000;
 const repo = 'examples/credit-risk/feature-views.json';
 
 describe('mlops features (local data, no runtime)', () => {
+  it('materializes the latest fresh offline values into the online store', () => {
+    const now = Date.now();
+    const rows = [
+      { applicant_id: 'M1', event_time: new Date(now - 3 * HOUR).toISOString(), annual_income: 1, debt_to_income: 0.1, home_ownership: 'OWN', open_accounts: 1 },
+      { applicant_id: 'M1', event_time: new Date(now - HOUR).toISOString(), annual_income: 2, debt_to_income: 0.1, home_ownership: 'OWN', open_accounts: 1 },
+      { applicant_id: 'M2', event_time: new Date(now - 2 * HOUR).toISOString(), annual_income: 3, debt_to_income: 0.1, home_ownership: 'OWN', open_accounts: 1 },
+    ];
+    writeFileSync(join(dataDir, 'fresh.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n'));
+    expect(mlops('features', 'ingest', 'profile', join(dataDir, 'fresh.jsonl'), '--repo', repo).code).toBe(0);
+    expect(mlops('features', 'materialize', 'profile', '--repo', repo).stdout).toMatch(/profile: 3 offline rows within the max age, 2 entities, 2 written, 0 already newer online/);
+  });
+
   it('ingests rows into both stores and builds a point-in-time correct training set with a manifest', () => {
     const t0 = Date.UTC(2026, 10, 1);
     const rows = [

@@ -6,6 +6,7 @@ import { DynamoDbOnlineStore } from '../../aws/dynamodb-online-store.js';
 import { ValidationError } from '../../core/errors.js';
 import { featureRepositorySchema, type FeatureView } from '../../core/feature-store/feature-view.js';
 import { checkFeatureRows } from '../../core/feature-store/ingest.js';
+import { materialize } from '../../core/feature-store/materialize.js';
 import { OfflineFeatureLog } from '../../core/feature-store/offline-store.js';
 import { pointInTimeJoin, type LabelEvent } from '../../core/feature-store/point-in-time.js';
 import { issuesFromZod } from '../../core/validation/zod-issues.js';
@@ -30,7 +31,8 @@ export async function features(argv: string[]): Promise<number> {
     },
     allowPositionals: true,
   });
-  if (sub !== 'ingest' && sub !== 'build-training-set') throw new ValidationError([{ field: 'features', reason: 'the subcommand is ingest or build-training-set' }]);
+  if (sub !== 'ingest' && sub !== 'build-training-set' && sub !== 'materialize')
+    throw new ValidationError([{ field: 'features', reason: 'the subcommand is ingest, materialize or build-training-set' }]);
   if (!values.repo) throw new ValidationError([{ field: '--repo', reason: 'is required: the feature repository file (views)' }]);
   const repo = featureRepositorySchema.safeParse(JSON.parse(readFileSync(values.repo, 'utf8')));
   if (!repo.success) throw new ValidationError(issuesFromZod(repo.error, 'repo'));
@@ -43,11 +45,21 @@ export async function features(argv: string[]): Promise<number> {
   const target = await openTarget(targetOf(values.target), dataDirOf(values['data-dir']));
   try {
     const log = new OfflineFeatureLog(target.store);
+    const table = values.target === 'aws' ? process.env.MLOPS_FEATURE_TABLE : localResourceNames.FEATURE_TABLE;
+    if (sub === 'materialize') {
+      if (!table) throw new ValidationError([{ field: 'MLOPS_FEATURE_TABLE', reason: 'must name the feature table (stack output)' }]);
+      const online = new DynamoDbOnlineStore(getDocumentClient(), table);
+      const names = positionals.length > 0 ? positionals : [...viewByName.keys()];
+      for (const name of names) {
+        const r = await materialize(viewOf(name), log, online, Date.now());
+        out(`${name}: ${r.read} offline rows within the max age, ${r.entities} entities, ${r.written} written, ${r.stale} already newer online`);
+      }
+      return 0;
+    }
     if (sub === 'ingest') {
       const [viewName, file] = positionals;
       if (!viewName || !file) throw new ValidationError([{ field: viewName ? '<file>' : '<view>', reason: 'is required' }]);
       const view = viewOf(viewName);
-      const table = values.target === 'aws' ? process.env.MLOPS_FEATURE_TABLE : localResourceNames.FEATURE_TABLE;
       if (!table) throw new ValidationError([{ field: 'MLOPS_FEATURE_TABLE', reason: 'must name the feature table (stack output)' }]);
       const { rows, rejected } = checkFeatureRows(view, readJsonl(file), Date.now());
       await log.append(view, rows);
