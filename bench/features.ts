@@ -1,26 +1,17 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getDocumentClient } from '../src/aws/clients.js';
 import { DynamoDbOnlineStore } from '../src/aws/dynamodb-online-store.js';
-import type { FeatureRow, FeatureView } from '../src/core/feature-store/feature-view.js';
+import { featureRepositorySchema, type FeatureRow, type FeatureView } from '../src/core/feature-store/feature-view.js';
 import { pointInTimeJoin, type LabelEvent } from '../src/core/feature-store/point-in-time.js';
 import { Rng } from '../src/core/random.js';
 import { emulatorEnvironment, startEmulators } from '../src/local/emulators.js';
 import { localFunctionEnvironment, localResourceNames, provisionLocalResources } from '../src/local/resources.js';
 import { percentile, round, timeAsync } from './stats.js';
 
-const view: FeatureView = {
-  name: 'profile',
-  entity: { name: 'applicant', key: 'applicant_id' },
-  features: [
-    { name: 'annual_income', type: 'numeric' },
-    { name: 'debt_to_income', type: 'numeric' },
-    { name: 'home_ownership', type: 'categorical' },
-    { name: 'open_accounts', type: 'numeric' },
-  ],
-  maxAgeSeconds: 86_400,
-};
+/** The example repository's `profile` view (examples/credit-risk/feature-views.json). */
+const view: FeatureView = featureRepositorySchema.parse(JSON.parse(readFileSync(join(import.meta.dirname, '../examples/credit-risk/feature-views.json'), 'utf8'))).views[0]!;
 
 /**
  * `npm run bench -- features`: online lookup latency (p50/p99) for 1, 10 and 100 entities against the embedded

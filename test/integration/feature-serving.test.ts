@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDocumentClient } from '../../src/aws/clients.js';
 import { DynamoDbOnlineStore } from '../../src/aws/dynamodb-online-store.js';
-import type { FeatureView } from '../../src/core/feature-store/feature-view.js';
+import { featureRepositorySchema, type FeatureView } from '../../src/core/feature-store/feature-view.js';
 import { pointInTimeJoin } from '../../src/core/feature-store/point-in-time.js';
 import { transformRecords } from '../../src/core/features/transform.js';
 import { Rng } from '../../src/core/random.js';
@@ -13,17 +15,8 @@ import { validateInstances } from '../../src/serving/predict.js';
 import { demoInstance, demoSpec, publishDemoModel } from '../support/demo-model.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
 
-const profile: FeatureView = {
-  name: 'profile',
-  entity: { name: 'applicant', key: 'applicant_id' },
-  features: [
-    { name: 'annual_income', type: 'numeric' },
-    { name: 'debt_to_income', type: 'numeric' },
-    { name: 'home_ownership', type: 'categorical' },
-    { name: 'open_accounts', type: 'numeric' },
-  ],
-  maxAgeSeconds: 24 * 3600,
-};
+/** The example repository's `profile` view (examples/credit-risk/feature-views.json). */
+const profile: FeatureView = featureRepositorySchema.parse(JSON.parse(readFileSync(join(import.meta.dirname, '../../examples/credit-risk/feature-views.json'), 'utf8'))).views[0]!;
 const spec = parseModelSpec({ ...demoSpec(), featureViews: [profile] });
 const fromView = new Set(profile.features.map((f) => f.name));
 const withoutViewFeatures = (instance: Record<string, unknown>) => Object.fromEntries(Object.entries(instance).filter(([k]) => !fromView.has(k)));
