@@ -14,14 +14,14 @@ import type { Construct } from 'constructs';
 import type { BatchConfig } from '../../src/batch/config.js';
 import { BATCH_SUFFIXES } from '../../src/batch/layout.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
+import { grantModelRead } from '../constructs/model-access.js';
 import { BATCH_STATES, BatchStateMachine, type BatchTaskState } from '../constructs/batch-state-machine.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
-import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from '../constructs/nag.js';
+import { acknowledgeWildcardActions, kmsDataKeyReasons } from '../constructs/nag.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
 import { grantPrefixAccess } from '../constructs/prefix-access.js';
 import { localStateMachineDefinition, type LocalDefinition } from '../state-machine-definition.js';
 import { BATCH_PREFIXES } from './data-stack.js';
-import { ARTIFACT_READ_PATTERN } from './serving-stack.js';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entryOf = (folder: string) => path.join(repositoryRoot, 'functions', folder, 'handler.ts');
@@ -148,8 +148,7 @@ export class BatchStack extends Stack {
         logRemovalPolicy: removalPolicy,
       });
       if (options.loadsModel) {
-        this.grantRegistryRead(props, batchFunction);
-        this.grantArtifactRead(props, batchFunction);
+        grantModelRead(batchFunction, props.registryTable, props.artifactBucket);
       }
       return batchFunction;
     };
@@ -309,34 +308,6 @@ export class BatchStack extends Stack {
       bucketDescription: 'the batch bucket',
       keysUnknownBecause: 'keys there are named by model, file and run, unknown in advance (src/batch/layout.ts)',
     });
-  }
-
-  /** Read-only access to the registry table and its indexes (KMS decrypt comes with the grant). */
-  private grantRegistryRead(props: BatchStackProps, fn: MlFunction): void {
-    props.registryTable.grantReadData(fn.function);
-    acknowledgeWildcardResource(
-      defaultPolicyOf(fn),
-      `${props.registryTable.tableArn}/index/*`,
-      `Query access to the indexes of the registry table only (gsi1 lists models), for ${fn.node.id}; the grant ` +
-        'is read-only (grantReadData) and no other table is reachable.',
-    );
-  }
-
-  /** s3:GetObject on artifacts/ of the artifact bucket only (no listing, no other prefix). */
-  private grantArtifactRead(props: BatchStackProps, fn: MlFunction): void {
-    fn.function.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadModelArtifacts',
-        actions: ['s3:GetObject'],
-        resources: [props.artifactBucket.arnForObjects(ARTIFACT_READ_PATTERN)],
-      }),
-    );
-    acknowledgeWildcardResource(
-      defaultPolicyOf(fn),
-      props.artifactBucket.arnForObjects(ARTIFACT_READ_PATTERN),
-      `s3:GetObject only, on artifacts/ of the artifact bucket, for ${fn.node.id}: artifact keys are ` +
-        'content-addressed (artifacts/<model>/<sha256>/...) and unknown until a model version is registered.',
-    );
   }
 
   /**

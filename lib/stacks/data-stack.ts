@@ -150,14 +150,7 @@ export class DataStack extends Stack {
     });
 
     this.artifactBucket = new s3.Bucket(this, artifactBucket.id, {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: this.accessLogBucket,
+      ...this.privateBucketProps(),
       serverAccessLogsPrefix: 'artifacts-bucket/',
       lifecycleRules: [
         {
@@ -171,14 +164,7 @@ export class DataStack extends Stack {
     });
 
     this.batchBucket = new s3.Bucket(this, batchBucket.id, {
-      encryption: s3.BucketEncryption.KMS,
-      encryptionKey: this.key,
-      bucketKeyEnabled: true,
-      enforceSSL: true,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: this.accessLogBucket,
+      ...this.privateBucketProps(),
       serverAccessLogsPrefix: 'batch-bucket/',
       lifecycleRules: [
         {
@@ -234,6 +220,20 @@ export class DataStack extends Stack {
       value: this.batchBucket.bucketName,
       description: `Drop files to score under ${batchLayout.incoming('<model>', '<name>')}`,
     });
+  }
+
+  /** Every data bucket: the stage key, TLS only, private, no ACLs, versioned, access-logged. */
+  private privateBucketProps(): s3.BucketProps {
+    return {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.key,
+      bucketKeyEnabled: true,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+    };
   }
 }
 

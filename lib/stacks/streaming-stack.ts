@@ -19,9 +19,9 @@ import { highRiskPattern } from '../../src/streaming/events.js';
 import { STREAM_SERVICE } from '../../src/streaming/telemetry-names.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
-import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from '../constructs/nag.js';
+import { acknowledgeWildcardActions, kmsDataKeyReasons } from '../constructs/nag.js';
+import { grantModelRead } from '../constructs/model-access.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
-import { ARTIFACT_READ_PATTERN } from './serving-stack.js';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -152,19 +152,12 @@ export class StreamingStack extends Stack {
       }),
     );
 
-    props.registryTable.grantReadData(fn);
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadModelArtifacts',
-        actions: ['s3:GetObject'],
-        resources: [props.artifactBucket.arnForObjects(ARTIFACT_READ_PATTERN)],
-      }),
-    );
+    grantModelRead(this.streamScore, props.registryTable, props.artifactBucket);
     // events:PutEvents on this bus only (bus.grantPutEventsTo would do the same; explicit for the reader).
     fn.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'PutPredictionEvents', actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }),
     );
-    this.acknowledgeStreamScoreGrants(props);
+    this.acknowledgeStreamScoreGrants();
 
     this.highRiskTopic = new sns.Topic(this, 'HighRisk', {
       topicName: resourceName(config, 'high-risk'),
@@ -221,20 +214,8 @@ export class StreamingStack extends Stack {
     return queue;
   }
 
-  private acknowledgeStreamScoreGrants(props: StreamingStackProps): void {
+  private acknowledgeStreamScoreGrants(): void {
     const policy = defaultPolicyOf(this.streamScore);
-    acknowledgeWildcardResource(
-      policy,
-      `${props.registryTable.tableArn}/index/*`,
-      'Query access to the indexes of the registry table only (gsi1 lists models); the grant is read-only ' +
-        '(grantReadData) and no other table is reachable.',
-    );
-    acknowledgeWildcardResource(
-      policy,
-      props.artifactBucket.arnForObjects(ARTIFACT_READ_PATTERN),
-      's3:GetObject only, on artifacts/ of the artifact bucket: artifact keys are content-addressed ' +
-        '(artifacts/<model>/<sha256>/...) and unknown until a model version is registered.',
-    );
     acknowledgeWildcardActions(
       policy,
       kmsDataKeyReasons('failedRecordsQueue.grantSendMessages (the on-failure queue is KMS-encrypted)'),
