@@ -159,6 +159,12 @@ export const stageConfigSchema = z
     streamMaxIteratorAgeSeconds: z.number().int().positive().max(7 * 24 * 3600),
     /** Prediction events with a score at or above this go to the high-risk topic. */
     highRiskThreshold: z.number().min(0).max(1),
+    /** `flag` serves versions fitted by other transform code (metric + warning); `refuse` answers 500. */
+    transformCodeMismatch: z.enum(['flag', 'refuse']),
+    /** Minutes between scheduled materializations of every feature view into the online store. */
+    materializeEveryMinutes: z.number().int().min(1).max(7 * 24 * 60),
+    /** Most rows in one `POST /v1/features/{view}`. */
+    maxIngestRows: z.number().int().min(1).max(10_000),
   })
   .strict()
   .refine((config) => config.partBytes <= config.largeFileBytes, {
@@ -197,6 +203,9 @@ export function defaultStageConfig(stage: string, production = isProductionStage
     captureFlushSeconds: 10,
     captureMaxRecords: 1000,
     shadowBudgetMs: 20,
+    transformCodeMismatch: production ? 'refuse' : 'flag',
+    materializeEveryMinutes: 60,
+    maxIngestRows: 500,
     promotionGate: { maxAucDrop: 0.01, maxAccuracyDrop: 0.01, maxLogLossIncrease: 0.02, maxBrierIncrease: 0.01 },
     rollout: {
       models: ['credit-risk'],

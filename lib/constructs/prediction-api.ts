@@ -12,10 +12,12 @@ export interface PredictionApiProps {
   readonly routes: readonly RouteDefinition[];
   readonly handler: lambda.IFunction;
   /**
-   * Registry operations (`adminRoutes`), proxied to their own function. Every admin method requires AWS_IAM
-   * (SigV4) whatever `auth` says: an API key alone never reaches them.
+   * Operator and producer routes (`adminRoutes`, `featureRoutes`), each group proxied to its own function.
+   * Every one of their methods requires AWS_IAM (SigV4) whatever `auth` says: an API key never reaches them.
    */
-  readonly admin?: { readonly routes: readonly RouteDefinition[]; readonly handler: lambda.IFunction };
+  readonly iam?: readonly { readonly routes: readonly RouteDefinition[]; readonly handler: lambda.IFunction }[];
+  /** Most rows of a feature ingestion request (its request model). */
+  readonly maxIngestRows?: number;
   /** API Gateway stage name; also the first path segment of the URL. */
   readonly stageName: string;
   /** Prefix of the API's and API keys' names, e.g. `mlops-dev`. */
@@ -52,8 +54,8 @@ export const VALIDATION_ERROR_TEMPLATE =
 /**
  * The REST API in front of the predict function, built route by route from `predictionRoutes`: Lambda proxy
  * integration, IAM or API-key auth on every method, JSON-schema validation of bodies, path-parameter
- * validation, stage throttling, JSON access logs, execution logs (errors), X-Ray and metrics. The admin routes
- * (`adminRoutes`), when given, go to the admin function and always require IAM.
+ * validation, stage throttling, JSON access logs, execution logs (errors), X-Ray and metrics. The `iam` route
+ * groups (admin, feature ingestion) go to their own functions and always require IAM.
  *
  * @example
  * ```ts
@@ -141,9 +143,9 @@ export class PredictionApi extends Construct {
     });
     const groups = [
       { routes: props.routes, handler: props.handler, auth: props.auth },
-      ...(props.admin ? [{ routes: props.admin.routes, handler: props.admin.handler, auth: 'iam' as const }] : []),
+      ...(props.iam ?? []).map((group) => ({ ...group, auth: 'iam' as const })),
     ];
-    const definitions = requestModelDefinitions({ maxInstances: props.maxInstances });
+    const definitions = requestModelDefinitions({ maxInstances: props.maxInstances, ...(props.maxIngestRows ? { maxIngestRows: props.maxIngestRows } : {}) });
     const requestModels = new Map<string, apigateway.Model>();
     for (const route of groups.flatMap((group) => group.routes).filter((r) => r.hasBody)) {
       const definition = definitions.get(routeKey(route));

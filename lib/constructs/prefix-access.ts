@@ -12,6 +12,8 @@ export interface PrefixAccess {
   readonly write?: readonly string[];
   /** s3:DeleteObject, and s3:ListBucket limited to these prefixes, to find what to delete. */
   readonly delete?: readonly string[];
+  /** s3:ListBucket limited to these prefixes (reading by listing: logs, catalogs). */
+  readonly list?: readonly string[];
 }
 
 export interface PrefixAccessOptions {
@@ -51,13 +53,14 @@ export function grantPrefixAccess(fn: MlFunction, options: PrefixAccessOptions):
   statement('ReadObjects', ['s3:GetObject'], access.read);
   statement('WriteObjects', ['s3:PutObject', 's3:AbortMultipartUpload'], access.write);
   statement('DeleteObjects', ['s3:DeleteObject'], access.delete);
-  if (access.delete?.length) {
+  const listed = [...new Set([...(access.delete ?? []), ...(access.list ?? [])])];
+  if (listed.length) {
     fn.function.addToRolePolicy(
       new iam.PolicyStatement({
-        sid: 'ListObjectsToDelete',
+        sid: 'ListPrefixes',
         actions: ['s3:ListBucket'],
         resources: [bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': patterns(access.delete) } },
+        conditions: { StringLike: { 's3:prefix': patterns(listed) } },
       }),
     );
   }

@@ -45,6 +45,24 @@ export function predictRequestModel(maxInstances: number): RequestModelDefinitio
   };
 }
 
+/** `POST /v1/features/{view}`: `{"rows": [...]}`, 1 to `maxRows` rows; the function checks each row against the view. */
+export function featureRowsRequestModel(maxRows: number): RequestModelDefinition {
+  return {
+    modelName: 'FeatureRowsRequest',
+    description: 'Feature rows of one view: {"rows": [{<entity key>, event_time, <features>...}]}',
+    schema: {
+      schema: apigateway.JsonSchemaVersion.DRAFT4,
+      title: 'FeatureRowsRequest',
+      type: apigateway.JsonSchemaType.OBJECT,
+      required: ['rows'],
+      additionalProperties: false,
+      properties: {
+        rows: { type: apigateway.JsonSchemaType.ARRAY, minItems: 1, maxItems: maxRows, items: { type: apigateway.JsonSchemaType.OBJECT } },
+      },
+    },
+  };
+}
+
 /**
  * `POST /v1/admin/models/{model}/promote`: `{version, canary?, shadow?, force?, reason?, expectedRevision?}`.
  * Unknown fields are rejected, so a misspelt `canary` cannot turn into a full promotion.
@@ -83,9 +101,10 @@ export const rollbackRequestModel: RequestModelDefinition = {
 };
 
 /** The model of every route that takes a body, by {@link routeKey}. */
-export function requestModelDefinitions(options: { readonly maxInstances: number }): ReadonlyMap<string, RequestModelDefinition> {
+export function requestModelDefinitions(options: { readonly maxInstances: number; readonly maxIngestRows?: number }): ReadonlyMap<string, RequestModelDefinition> {
   return new Map([
     ['POST /v1/models/{model}/predict', predictRequestModel(options.maxInstances)],
+    ['POST /v1/features/{view}', featureRowsRequestModel(options.maxIngestRows ?? 500)],
     ['POST /v1/admin/models/{model}/promote', promoteRequestModel],
     ['POST /v1/admin/models/{model}/rollback', rollbackRequestModel],
   ]);

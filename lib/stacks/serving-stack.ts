@@ -10,10 +10,11 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct, IConstruct } from 'constructs';
 import type { AdminConfig, RollbackConfig } from '../../src/admin/config.js';
 import type { PredictConfig } from '../../src/serving/config.js';
-import { adminRoutes, predictionRoutes } from '../../src/serving/routes.js';
+import { adminRoutes, featureRoutes, predictionRoutes } from '../../src/serving/routes.js';
 import { canaryAlarmPrefix } from '../../src/serving/telemetry-names.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { CanaryRollback } from '../constructs/canary-rollback.js';
+import { FeatureFunctions } from '../constructs/feature-functions.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
 import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from '../constructs/nag.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
@@ -71,6 +72,8 @@ export class ServingStack extends Stack {
   /** Ends a canary when one of its alarms fires. */
   public readonly rollback: MlFunction;
   public readonly api: PredictionApi;
+  /** Feature ingestion (POST /v1/features/{view}) and scheduled materialization. */
+  public readonly features: FeatureFunctions;
   /** Canary alarms, the EventBridge rule and its dead-letter queue. */
   public readonly canaryRollback: CanaryRollback;
 
@@ -115,6 +118,7 @@ export class ServingStack extends Stack {
       SHADOW_BUDGET_MS: String(config.shadowBudgetMs),
       PII_TOKEN_SECRET_ARN: props.piiTokenSecret.secretArn,
       FEATURE_TABLE: props.featureTable.tableName,
+      TRANSFORM_CODE_MISMATCH: config.transformCodeMismatch,
     };
     for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
 
@@ -131,13 +135,28 @@ export class ServingStack extends Stack {
     props.key.grantDecrypt(fn);
     this.acknowledgePredictGrants(props);
 
+    this.features = new FeatureFunctions(this, 'Features', {
+      stage: config.stage,
+      namePrefix: `mlops-${config.stage}`,
+      key: props.key,
+      artifactBucket: props.artifactBucket,
+      featureTable: props.featureTable,
+      architecture,
+      maxIngestRows: config.maxIngestRows,
+      materializeEvery: Duration.minutes(config.materializeEveryMinutes),
+      logRetention: config.logRetentionDays,
+      logRemovalPolicy: removalPolicy,
+    });
     this.admin = this.createAdminFunction(props, architecture);
     this.rollback = this.createRollbackFunction(props, architecture);
 
     this.api = new PredictionApi(this, 'PredictionApi', {
       routes: predictionRoutes,
       handler: fn,
-      admin: { routes: adminRoutes, handler: this.admin.function },
+      iam: [
+        { routes: adminRoutes, handler: this.admin.function },
+        { routes: featureRoutes, handler: this.features.ingest.function },
+      ],
       stageName: config.stage,
       namePrefix: `mlops-${config.stage}`,
       auth: config.apiAuth,
@@ -145,6 +164,7 @@ export class ServingStack extends Stack {
       quota: config.quota,
       apiClients: config.apiClients,
       maxInstances: config.maxInstances,
+      maxIngestRows: config.maxIngestRows,
       logEncryptionKey: props.key,
       logRetention: config.logRetentionDays,
       logRemovalPolicy: removalPolicy,

@@ -31,9 +31,10 @@ Usage:
   mlops batch status <name> --model <model>                 read a batch job's manifest
   mlops stream send <model> <file.jsonl> [--partition-key-field <field>]
       Put one record per line (an instance) on the predictions stream (MLOPS_STREAM_NAME with --target aws).
-  mlops features ingest <view> <file.jsonl> --repo <views.json>          offline log + online store
-  mlops features materialize [<view>...] --repo <views.json>               latest offline values -> online store
-  mlops features build-training-set --repo <views.json> --views a,b --labels <events.jsonl> --out <file.jsonl>
+  mlops features apply --repo <views.json>                                register views with the deployment
+  mlops features ingest <view> <file.jsonl> [--repo <views.json>]        offline log + online store
+  mlops features materialize [<view>...] [--repo <views.json>]             latest offline values -> online store
+  mlops features build-training-set [--repo <views.json>] --views a,b --labels <events.jsonl> --out <file.jsonl>
               [--timestamp-field timestamp] [--label-field label]   point-in-time correct, with a manifest
   mlops demo generate [--rows 10000] [--seed 42] [--covariate-drift 0..1] [--concept-drift 0..1]
               [--format csv|jsonl] [--out file]

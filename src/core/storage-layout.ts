@@ -15,4 +15,7 @@ export const s3Layout = {
   captureBatchKey: (model: string, epochMs: number, writerId: string, sequence: number) =>
     `${s3Layout.captureHourPrefix(model, epochMs)}${epochMs}-${writerId}-${String(sequence).padStart(6, '0')}.jsonl`,
   capturePrefix: (model: string) => `captures/${model}/`,
+  /** Feature view definitions the deployed feature functions read: `feature-views/<view>.json`. */
+  featureViewPrefix: 'feature-views/',
+  featureViewKey: (view: string) => `feature-views/${view}.json`,
 } as const;

@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
-import { adminRoutes, predictionRoutes } from '../serving/routes.js';
+import { adminRoutes, featureRoutes, predictionRoutes } from '../serving/routes.js';
+import { startScheduler, type ScheduledHandler } from './scheduler.js';
 import { createApiGateway, listen, type ProxyHandler } from './api-gateway.js';
 import { parseEnv } from '../core/parse-env.js';
 import { predictConfigFields } from '../serving/config.js';
@@ -14,6 +15,16 @@ import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provi
 import { seedDemo } from './seed-demo.js';
 import { startLocalStreaming, type LocalStreaming } from './streaming.js';
 import { loadBatchStateMachine, startLocalStepFunctions } from './step-functions.js';
+
+/** The schedule rules the local runtime fires, named as the stacks name them for stage `local`. */
+export const localScheduleRules = { materialize: 'mlops-local-feature-materialize' } as const;
+
+/** A schedule's local period: the environment variable, else `fallback` seconds. */
+function localScheduleSeconds(variable: string, fallback: number): number {
+  const value = Number(process.env[variable] ?? fallback);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${variable} must be a positive number of seconds`);
+  return value;
+}
 
 export interface LocalRuntimeOptions {
   readonly dataDir: string;
@@ -32,6 +43,8 @@ export interface LocalRuntime {
   readonly emulators: Emulators;
   /** The streaming path: predictions stream -> stream-score -> local event bus. */
   readonly streaming: LocalStreaming;
+  /** EventBridge schedules: `fire(rule)` runs one now. */
+  readonly scheduler: ReturnType<typeof startScheduler>;
   close(): Promise<void>;
 }
 
@@ -64,6 +77,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const emulators = await startEmulators({ dataDir });
   let server: Server | undefined;
   let streaming: LocalStreaming | undefined;
+  let schedules: ReturnType<typeof startScheduler> | undefined;
   let sfn: Awaited<ReturnType<typeof startLocalStepFunctions>> | undefined;
   try {
     Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment(dataDir));
@@ -89,10 +103,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     emulators.onS3Event(s3Router.route);
     const stream = (streaming = await startLocalStreaming({ dataDir, log }));
     const admin = (await import('../../functions/admin/handler.js')) as { handler: ProxyHandler };
+    const featureIngest = (await import('../../functions/feature-ingest/handler.js')) as { handler: ProxyHandler };
+    const materialize = (await import('../../functions/feature-materialize/handler.js')) as { handler: ScheduledHandler };
+    const scheduler = (schedules = startScheduler(
+      [{ rule: localScheduleRules.materialize, functionName: 'feature-materialize', everyMs: localScheduleSeconds('MLOPS_LOCAL_MATERIALIZE_SECONDS', 300) * 1000, handler: materialize.handler }],
+      log,
+    ));
     server = createApiGateway({
       integrations: [
         { routes: predictionRoutes, handler, functionName: 'predict', auth: 'apiKey' },
         { routes: adminRoutes, handler: admin.handler, functionName: 'admin', auth: 'iam' },
+        { routes: featureRoutes, handler: featureIngest.handler, functionName: 'feature-ingest', auth: 'iam' },
       ],
       apiKey,
       iamCredentials: [{ accessKeyId: process.env.AWS_ACCESS_KEY_ID!, secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY! }],
@@ -115,8 +136,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       dataDir,
       emulators,
       streaming: stream,
+      scheduler,
       async close() {
         clearInterval(flushTimer);
+        await scheduler.close();
         await new Promise<void>((done) => {
           api.closeAllConnections();
           api.close(() => done());
@@ -130,6 +153,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       },
     };
   } catch (error) {
+    await schedules?.close();
     server?.close();
     await streaming?.close();
     await sfn?.close();

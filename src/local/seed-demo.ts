@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ObjectStore, ModelRegistry } from '../core/registry/ports.js';
+import { FeatureViewCatalog } from '../core/feature-store/view-catalog.js';
 import { parseModelSpecJson } from '../core/spec/load-spec.js';
 import { generateCreditRisk, toCsv } from '../demo/credit-risk.js';
 import { trainAndPublish } from './train-and-publish.js';
@@ -13,6 +14,9 @@ export const DEMO_SPEC_PATH = join(import.meta.dirname, '..', '..', 'examples', 
  */
 export async function seedDemo(registry: ModelRegistry, store: ObjectStore, dataDir: string, log: (line: string) => void): Promise<void> {
   const spec = parseModelSpecJson(readFileSync(DEMO_SPEC_PATH, 'utf8'));
+  // The demo's feature views, so `POST /v1/features/profile` and predictions by applicant id work at once.
+  const catalog = new FeatureViewCatalog(store, 0);
+  for (const view of spec.featureViews ?? []) await catalog.put(view);
   const existing = await registry.getDeployment(spec.name);
   if (existing?.productionVersion) return;
   log(`seeding the demo model "${spec.name}": generating data, training, registering ...`);

@@ -21,6 +21,11 @@ export const predictConfigFields = z.object({
   CAPTURE_MAX_RECORDS: z.coerce.number().int().positive().default(1000),
   /** Most time shadow scoring may add to a request; shadows not done in time are skipped and counted. */
   SHADOW_BUDGET_MS: z.coerce.number().nonnegative().default(20),
+  /**
+   * A version fitted by other transform code than the code serving it may compute different features:
+   * `flag` serves it and counts TransformCodeMismatch (metric + warning), `refuse` answers 500 instead.
+   */
+  TRANSFORM_CODE_MISMATCH: z.enum(['flag', 'refuse']).default('flag'),
   /** The online feature store table; models with feature views look entities up in it. */
   FEATURE_TABLE: z.string().min(1).optional(),
   /** Key for tokenizing PII in captures (HMAC-SHA256): given directly (local runtime) ... */

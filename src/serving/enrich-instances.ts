@@ -26,16 +26,20 @@ export async function enrichInstances(spec: ModelSpec, instances: readonly unkno
     const id = (instance as Record<string, unknown>)[key];
     return typeof id === 'string' || typeof id === 'number' ? String(id) : undefined;
   };
-  const ids = [...new Set(instances.map(idOf).filter((id): id is string => id !== undefined))];
+  const modelFeatures = new Set(spec.features.map((f) => f.name));
+  const viewFeatures = views.flatMap((v) => v.features.map((f) => f.name)).filter((name) => modelFeatures.has(name));
+  // An instance that already carries every view feature needs no lookup (the request wins anyway): no
+  // DynamoDB round trip on the hot path for callers that send full instances.
+  const needsLookup = (instance: unknown) => viewFeatures.some((name) => (instance as Record<string, unknown>)[name] === undefined);
+  const ids = [...new Set(instances.filter((i) => idOf(i) !== undefined && needsLookup(i)).map((i) => idOf(i)!))];
   if (ids.length === 0) return { instances, stats: none };
   const found = await store.read(views, ids, now);
-  const modelFeatures = new Set(spec.features.map((f) => f.name));
   let missing = 0;
   let expired = 0;
   let maxAgeMs = 0;
   const enriched = instances.map((instance) => {
     const id = idOf(instance);
-    if (id === undefined) return instance;
+    if (id === undefined || !needsLookup(instance)) return instance;
     const merged: Record<string, unknown> = { ...(instance as Record<string, unknown>) };
     for (const view of views) {
       const hit = found.get(id)?.get(view.name);

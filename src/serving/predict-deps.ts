@@ -39,6 +39,7 @@ export async function buildPredictDeps(env: Record<string, string | undefined>, 
     sampleRate: config.CAPTURE_SAMPLE_RATE,
     shadowBudgetMs: config.SHADOW_BUDGET_MS,
     piiKey,
+    refuseTransformCodeMismatch: config.TRANSFORM_CODE_MISMATCH === 'refuse',
     ...(features ? { features } : {}),
   });
   return { config, models, service, capture };

@@ -1,5 +1,7 @@
 import { tokenizePii } from '../core/capture/pii.js';
 import type { CaptureRecord, ShadowOutcome } from '../core/capture/capture-record.js';
+import { IntegrityError } from '../core/errors.js';
+import { TRANSFORM_CODE_HASH } from '../core/features/transform-code-hash.js';
 import { uuidv7 } from '../core/ids.js';
 import { chooseVariant, type Variant } from '../core/routing/canary.js';
 import type { FeatureRecord } from '../core/validation/record-validator.js';
@@ -18,7 +20,19 @@ export interface PredictServiceOptions {
   readonly piiKey: string;
   /** The online feature store, for models with feature views. */
   readonly features?: OnlineFeatureStore;
+  /** Refuse versions fitted by other transform code (TRANSFORM_CODE_MISMATCH=refuse). */
+  readonly refuseTransformCodeMismatch?: boolean;
   readonly random?: () => number;
+}
+
+/** The routed version was fitted by other transform code than this function runs, and the config refuses it. */
+export class TransformCodeMismatchError extends IntegrityError {
+  constructor(readonly served: ServedModel) {
+    super(
+      `${served.name} v${served.version.version} was fitted by transform code ${served.preprocessor.transformCodeHash.slice(0, 12)}, ` +
+        `this function runs ${TRANSFORM_CODE_HASH.slice(0, 12)}; refused (TRANSFORM_CODE_MISMATCH=refuse)`,
+    );
+  }
 }
 
 export interface PredictOutcome {
@@ -68,6 +82,7 @@ export class PredictService {
     }
     onRouted?.(variant); // before anything that can fail, so errors are counted against the version that failed
     const served = await this.models.load(model, variant === 'canary' ? state.canary!.version : state.productionVersion!);
+    if (!served.transformCodeMatches && this.options.refuseTransformCodeMismatch) throw new TransformCodeMismatchError(served);
     const { instances: enriched, stats } = await enrichInstances(served.spec, instances, this.options.features);
     const records = validateInstances(served, enriched);
     const scored = await scoreRecords(served, records);

@@ -1,13 +1,14 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { MethodNotAllowedError, NotFoundError } from '../core/errors.js';
+import { TRANSFORM_CODE_HASH } from '../core/features/transform-code-hash.js';
 import { modelNameSchema } from '../core/spec/model-spec.js';
 import type { PredictConfig } from './config.js';
 import { describeModel, describeModels } from './describe-model.js';
 import { header, jsonResponse, readJsonBody, type HttpRequestParts } from './http.js';
 import { parsePredictBody } from './predict.js';
-import type { PredictService } from './predict-service.js';
+import { TransformCodeMismatchError, type PredictService } from './predict-service.js';
 import { predictionRoutes } from './routes.js';
-import type { ServedModels } from './served-models.js';
+import type { ServedModel, ServedModels } from './served-models.js';
 import type { CaptureBuffer } from './capture-buffer.js';
 import { dimensions, predictMetrics } from './telemetry-names.js';
 
@@ -57,15 +58,17 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       const body = readJsonBody(request, deps.config.MAX_BODY_BYTES);
       const { instances, returnFeatures } = parsePredictBody(body, deps.config.MAX_INSTANCES);
       // The dimensions apply to every metric of this invocation, errors included (one EMF document per invocation).
-      const outcome = await deps.service.predict(name, instances, header(request.headers, 'x-routing-key'), (variant) => {
+      const outcome = await deps.service
+        .predict(name, instances, header(request.headers, 'x-routing-key'), (variant) => {
         metrics.addDimension(dimensions.model, name);
         metrics.addDimension(dimensions.variant, variant);
-      }, { returnFeatures });
+      }, { returnFeatures })
+        .catch((error: unknown) => {
+          if (error instanceof TransformCodeMismatchError) countTransformCodeMismatch(metrics, logger, error.served);
+          throw error;
+        });
       const { served, scored } = outcome;
-      if (!served.transformCodeMatches) {
-        metrics.addMetric(predictMetrics.transformCodeMismatch, 'Count', 1);
-        logger.warn('model was fitted by different transform code than the one serving it', { model: name, version: served.version.version });
-      }
+      if (!served.transformCodeMatches) countTransformCodeMismatch(metrics, logger, served);
       let sum = 0;
       for (const s of scored.scores) sum += s;
       metrics.addMetric(predictMetrics.predictions, 'Count', scored.scores.length);
@@ -79,6 +82,16 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       return jsonResponse(200, outcome.response, { 'x-model-version': String(served.version.version), 'x-model-variant': outcome.variant });
     }
   }
+}
+
+function countTransformCodeMismatch(metrics: ApiMetrics, logger: ApiLogger, served: ServedModel): void {
+  metrics.addMetric(predictMetrics.transformCodeMismatch, 'Count', 1);
+  logger.warn('model was fitted by different transform code than the one serving it', {
+    model: served.name,
+    version: served.version.version,
+    fittedBy: served.preprocessor.transformCodeHash,
+    servingCode: TRANSFORM_CODE_HASH,
+  });
 }
 
 function modelParam(request: ApiRequest): string {

@@ -34,5 +34,8 @@ export const adminRoutes = [
   { method: 'GET', resource: '/v1/admin/lineage/{predictionId}', hasBody: false },
 ] as const satisfies readonly RouteDefinition[];
 
+/** Served by the feature-ingest function; IAM (SigV4) authorized: feature producers are services, not clients. */
+export const featureRoutes = [{ method: 'POST', resource: '/v1/features/{view}', hasBody: true }] as const satisfies readonly RouteDefinition[];
+
 export type PredictionRoute = (typeof predictionRoutes)[number];
 export type AdminRoute = (typeof adminRoutes)[number];

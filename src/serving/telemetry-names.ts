@@ -30,6 +30,20 @@ export const predictMetrics = {
   featuresMissing: 'FeaturesMissing',
 } as const;
 
+export const FEATURE_INGEST_SERVICE = 'feature-ingest';
+export const FEATURE_MATERIALIZE_SERVICE = 'feature-materialize';
+
+export const featureMetrics = {
+  /** Rows written by `POST /v1/features/{view}` (dimension: view). */
+  rowsIngested: 'FeatureRowsIngested',
+  /** Rows of rejected ingestion batches (nothing of such a batch is written). */
+  rowsRejected: 'FeatureRowsRejected',
+  /** Rows the scheduled materialization wrote to the online store (dimension: view). */
+  rowsMaterialized: 'FeatureRowsMaterialized',
+  /** Views whose materialization failed in a run (the invocation fails too). */
+  viewsFailed: 'FeatureViewsFailed',
+} as const;
+
 /** Dimension names added to routed requests. */
 export const dimensions = { model: 'model', variant: 'variant' } as const;
 

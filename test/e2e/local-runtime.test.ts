@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signRequest } from '../../src/aws/sigv4.js';
 import { demoInstance } from '../support/demo-model.js';
 import { startRuntimeProcess, type RunningRuntime } from '../support/local-runtime.js';
 
@@ -70,6 +71,24 @@ describe('npm start (local runtime) end to end over HTTP', () => {
     expect((await post('x'.repeat(11 * 1024 * 1024))).status).toBe(413);
     expect((await call('/v1/nowhere')).status).toBe(404);
     expect((await call('/v1/models/credit-risk/predict')).status).toBe(405);
+  });
+
+  it('ingests features over a SigV4-signed POST /v1/features/{view} and predicts by applicant id alone', async () => {
+    const url = `${runtime.url}/v1/features/profile`;
+    const body = JSON.stringify({
+      rows: [{ applicant_id: 'E2E-7', event_time: new Date(Date.now() - 60_000).toISOString(), annual_income: 210_000, debt_to_income: 0.05, home_ownership: 'OWN', open_accounts: 9 }],
+    });
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body })).status).toBe(403);
+    const headers = await signRequest({ method: 'POST', url, headers: { 'content-type': 'application/json' }, body }, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }, 'us-east-1');
+    const ingested = await fetch(url, { method: 'POST', headers, body });
+    expect(ingested.status).toBe(200);
+    expect(await ingested.json()).toMatchObject({ view: 'profile', accepted: 1, onlineWritten: 1 });
+
+    const { annual_income, debt_to_income, home_ownership, open_accounts, ...rest } = demoInstance();
+    void [annual_income, debt_to_income, home_ownership, open_accounts];
+    const res = await call('/v1/models/credit-risk/predict', { method: 'POST', body: JSON.stringify({ instances: [{ ...rest, applicant_id: 'E2E-7' }], returnFeatures: true }) });
+    expect(res.status).toBe(200);
+    expect((res.body.features as Record<string, unknown>[])[0]).toMatchObject({ annual_income: 210_000, debt_to_income: 0.05, home_ownership: 'OWN', open_accounts: 9 });
   });
 
   it('stops cleanly on Ctrl-C and keeps its data for the next start (no second seed)', async () => {

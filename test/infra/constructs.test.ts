@@ -38,7 +38,7 @@ describe('PredictionApi', () => {
         new PredictionApi(stack, 'Api', {
           routes: predictionRoutes,
           handler: fn,
-          admin: { routes: [{ method: 'POST', resource: '/v1/admin/models/{model}/retire', hasBody: true }], handler: fn },
+          iam: [{ routes: [{ method: 'POST', resource: '/v1/admin/models/{model}/retire', hasBody: true }], handler: fn }],
           stageName: 'dev',
           namePrefix: 'mlops-dev',
           auth: 'iam',

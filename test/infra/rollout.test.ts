@@ -222,7 +222,7 @@ describe('ServingStack rollout: admin function, canary alarms and automatic roll
   });
 
   describe('the rollback rule', () => {
-    const ruleId = () => onlyResourceId(template, 'AWS::Events::Rule');
+    const ruleId = () => onlyResourceId(template, 'AWS::Events::Rule', { Properties: { Name: `mlops-${STAGE}-canary-rollback` } });
 
     it('matches canary alarms of this stage entering ALARM', () => {
       template.hasResourceProperties('AWS::Events::Rule', {
@@ -281,7 +281,7 @@ describe('ServingStack rollout: admin function, canary alarms and automatic roll
               Effect: 'Allow',
               Principal: { Service: 'events.amazonaws.com' },
               Action: 'sqs:SendMessage',
-              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [onlyResourceId(template, 'AWS::Events::Rule'), 'Arn'] } } },
+              Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': [onlyResourceId(template, 'AWS::Events::Rule', { Properties: { Name: `mlops-${STAGE}-canary-rollback` } }), 'Arn'] } } },
             }),
           ]),
         },
@@ -301,7 +301,7 @@ describe('ServingStack rollout: admin function, canary alarms and automatic roll
       });
       const sourceArn = JSON.stringify(statement!.Condition!['ArnLike']!['aws:SourceArn']);
       expect(sourceArn).toContain(`:rule/mlops-${STAGE}-*`);
-      const ruleName = resourceById(template, 'AWS::Events::Rule', onlyResourceId(template, 'AWS::Events::Rule')).Properties.Name;
+      const ruleName = resourceById(template, 'AWS::Events::Rule', onlyResourceId(template, 'AWS::Events::Rule', { Properties: { Name: `mlops-${STAGE}-canary-rollback` } })).Properties.Name;
       expect(ruleName).toMatch(new RegExp(`^mlops-${STAGE}-`));
     });
   });

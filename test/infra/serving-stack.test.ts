@@ -1,7 +1,7 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { predictConfigSchema } from '../../src/serving/config.js';
-import { adminRoutes, predictionRoutes, type RouteDefinition } from '../../src/serving/routes.js';
+import { adminRoutes, featureRoutes, predictionRoutes, type RouteDefinition } from '../../src/serving/routes.js';
 import {
   actionsOf,
   apiMethods,
@@ -25,6 +25,9 @@ const LOCAL_ONLY_VARIABLES = ['PII_TOKEN_KEY'];
 
 const keyOf = (route: RouteDefinition) => `${route.method} ${route.resource}`;
 const isAdmin = (method: SynthMethod) => adminRoutes.some((route) => keyOf(route) === method.route);
+const isFeature = (method: SynthMethod) => featureRoutes.some((route) => keyOf(route) === method.route);
+/** Routes that require IAM whatever the prediction routes' auth is. */
+const isIamOnly = (method: SynthMethod) => isAdmin(method) || isFeature(method);
 
 describe('ServingStack', () => {
   let synth: Synthesized;
@@ -217,11 +220,11 @@ describe('ServingStack', () => {
   describe('the prediction API (IAM auth)', () => {
     const adminFunctionId = () => functionIdOf(template, 'admin');
 
-    it('serves exactly the routes of src/serving/routes.ts: prediction routes by predict, admin routes by admin', () => {
+    it('serves exactly the routes of src/serving/routes.ts: prediction by predict, admin by admin, features by feature-ingest', () => {
       const methods = apiMethods(template);
-      expect(methods.map((method) => method.route).sort()).toEqual([...predictionRoutes, ...adminRoutes].map(keyOf).sort());
+      expect(methods.map((method) => method.route).sort()).toEqual([...predictionRoutes, ...adminRoutes, ...featureRoutes].map(keyOf).sort());
       for (const method of methods) {
-        const target = isAdmin(method) ? adminFunctionId() : functionId;
+        const target = isAdmin(method) ? adminFunctionId() : isFeature(method) ? functionIdOf(template, 'feature-ingest') : functionId;
         expect(method.properties['Integration'], method.route).toMatchObject({
           Type: 'AWS_PROXY',
           IntegrationHttpMethod: 'POST',
@@ -232,7 +235,7 @@ describe('ServingStack', () => {
 
     it('requires AWS_IAM authorization on every method', () => {
       const methods = apiMethods(template);
-      expect(methods).toHaveLength(predictionRoutes.length + adminRoutes.length);
+      expect(methods).toHaveLength(predictionRoutes.length + adminRoutes.length + featureRoutes.length);
       for (const method of methods) {
         expect(method.properties['AuthorizationType'], method.route).toBe('AWS_IAM');
         expect(method.properties['ApiKeyRequired'], method.route).toBeFalsy();
@@ -302,8 +305,9 @@ describe('ServingStack', () => {
         'POST /v1/models/{model}/predict': 'PredictRequest',
         'POST /v1/admin/models/{model}/promote': 'PromoteRequest',
         'POST /v1/admin/models/{model}/rollback': 'RollbackRequest',
+        'POST /v1/features/{view}': 'FeatureRowsRequest',
       };
-      const bodyRoutes = [...predictionRoutes, ...adminRoutes].filter((route) => route.hasBody).map(keyOf);
+      const bodyRoutes = [...predictionRoutes, ...adminRoutes, ...featureRoutes].filter((route) => route.hasBody).map(keyOf);
       expect(bodyRoutes.sort()).toEqual(Object.keys(modelOf).sort());
       for (const method of apiMethods(template)) {
         const name = modelOf[method.route];
@@ -377,11 +381,12 @@ describe('ServingStack', () => {
       const permissions = Object.values(
         template.findResources('AWS::Lambda::Permission', { Properties: { Principal: 'apigateway.amazonaws.com' } }),
       );
-      expect(permissions).toHaveLength(predictionRoutes.length + adminRoutes.length);
+      expect(permissions).toHaveLength(predictionRoutes.length + adminRoutes.length + featureRoutes.length);
       const invoked = (id: string) =>
         permissions.filter((p) => JSON.stringify(p.Properties.FunctionName) === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }));
       expect(invoked(functionId)).toHaveLength(predictionRoutes.length);
       expect(invoked(adminFunctionId())).toHaveLength(adminRoutes.length);
+      expect(invoked(functionIdOf(template, 'feature-ingest'))).toHaveLength(featureRoutes.length);
       for (const permission of permissions) {
         expect(permission.Properties).toMatchObject({ Action: 'lambda:InvokeFunction', SourceArn: expect.anything() });
       }
@@ -411,14 +416,14 @@ describe('ServingStack', () => {
     afterAll(() => apiKeyMode?.dispose());
 
     it('requires an API key on every prediction method', () => {
-      const methods = apiMethods(api).filter((method) => !isAdmin(method));
+      const methods = apiMethods(api).filter((method) => !isIamOnly(method));
       expect(methods).toHaveLength(predictionRoutes.length);
       for (const method of methods) expect(method.properties['ApiKeyRequired'], method.route).toBe(true);
     });
 
-    it('still requires AWS_IAM on every admin method: an API key alone never reaches them', () => {
-      const methods = apiMethods(api).filter(isAdmin);
-      expect(methods).toHaveLength(adminRoutes.length);
+    it('still requires AWS_IAM on every admin and feature method: an API key alone never reaches them', () => {
+      const methods = apiMethods(api).filter(isIamOnly);
+      expect(methods).toHaveLength(adminRoutes.length + featureRoutes.length);
       for (const method of methods) {
         expect(method.properties['AuthorizationType'], method.route).toBe('AWS_IAM');
         expect(method.properties['ApiKeyRequired'], method.route).toBeFalsy();

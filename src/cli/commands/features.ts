@@ -8,13 +8,14 @@ import { featureRepositorySchema, type FeatureView } from '../../core/feature-st
 import { checkFeatureRows } from '../../core/feature-store/ingest.js';
 import { materialize } from '../../core/feature-store/materialize.js';
 import { OfflineFeatureLog } from '../../core/feature-store/offline-store.js';
+import { FeatureViewCatalog } from '../../core/feature-store/view-catalog.js';
 import { pointInTimeJoin, type LabelEvent } from '../../core/feature-store/point-in-time.js';
 import { issuesFromZod } from '../../core/validation/zod-issues.js';
 import { localResourceNames } from '../../local/resources.js';
 import { dataDirOf, out, targetOf } from '../args.js';
 import { openTarget } from '../target.js';
 
-/** `mlops features ingest|build-training-set`: the feature store from the command line. */
+/** `mlops features apply|ingest|materialize|build-training-set`: the feature store from the command line. */
 export async function features(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -31,21 +32,27 @@ export async function features(argv: string[]): Promise<number> {
     },
     allowPositionals: true,
   });
-  if (sub !== 'ingest' && sub !== 'build-training-set' && sub !== 'materialize')
-    throw new ValidationError([{ field: 'features', reason: 'the subcommand is ingest, materialize or build-training-set' }]);
-  if (!values.repo) throw new ValidationError([{ field: '--repo', reason: 'is required: the feature repository file (views)' }]);
-  const repo = featureRepositorySchema.safeParse(JSON.parse(readFileSync(values.repo, 'utf8')));
-  if (!repo.success) throw new ValidationError(issuesFromZod(repo.error, 'repo'));
-  const viewByName = new Map(repo.data.views.map((v) => [v.name, v]));
-  const viewOf = (name: string): FeatureView => {
-    const view = viewByName.get(name);
-    if (!view) throw new ValidationError([{ field: 'view', reason: `"${name}" is not in the repository` }]);
-    return view;
-  };
+  if (sub !== 'apply' && sub !== 'ingest' && sub !== 'build-training-set' && sub !== 'materialize')
+    throw new ValidationError([{ field: 'features', reason: 'the subcommand is apply, ingest, materialize or build-training-set' }]);
+  const repoViews = values.repo ? readRepository(values.repo) : undefined;
+  if (sub === 'apply' && !repoViews) throw new ValidationError([{ field: '--repo', reason: 'is required: the feature repository file (views)' }]);
   const target = await openTarget(targetOf(values.target), dataDirOf(values['data-dir']));
   try {
     const log = new OfflineFeatureLog(target.store);
+    const catalog = new FeatureViewCatalog(target.store, 0);
+    // Views come from --repo when given (and are applied to the deployment's catalog), else from the catalog.
+    if (repoViews) for (const view of repoViews) await catalog.put(view);
+    const viewByName = new Map((repoViews ?? (await catalog.list())).map((v) => [v.name, v]));
+    const viewOf = (name: string): FeatureView => {
+      const view = viewByName.get(name);
+      if (!view) throw new ValidationError([{ field: 'view', reason: `"${name}" is not a known view (apply it with --repo <views.json>)` }]);
+      return view;
+    };
     const table = values.target === 'aws' ? process.env.MLOPS_FEATURE_TABLE : localResourceNames.FEATURE_TABLE;
+    if (sub === 'apply') {
+      out(`applied ${viewByName.size} feature views: ${[...viewByName.keys()].join(', ')}`);
+      return 0;
+    }
     if (sub === 'materialize') {
       if (!table) throw new ValidationError([{ field: 'MLOPS_FEATURE_TABLE', reason: 'must name the feature table (stack output)' }]);
       const online = new DynamoDbOnlineStore(getDocumentClient(), table);
@@ -93,6 +100,12 @@ export async function features(argv: string[]): Promise<number> {
   } finally {
     await target.close();
   }
+}
+
+function readRepository(file: string): FeatureView[] {
+  const repo = featureRepositorySchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  if (!repo.success) throw new ValidationError(issuesFromZod(repo.error, 'repo'));
+  return repo.data.views;
 }
 
 function readJsonl(file: string): unknown[] {
