@@ -2,6 +2,7 @@
  * `npm run bench -- <name>`: runs one benchmark and prints its figures as JSON on stdout.
  */
 import { benchBatch } from './batch.js';
+import { benchDriftExact } from './drift-exact.js';
 import { benchFeatures } from './features.js';
 import { benchOnline } from './online.js';
 
@@ -9,6 +10,7 @@ const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   online: benchOnline,
   batch: benchBatch,
   features: benchFeatures,
+  drift: benchDriftExact,
 };
 
 const name = process.argv[2];
