@@ -33,6 +33,12 @@ const MIN_PART_BYTES = 5 * 1024 * 1024;
 /** A Distributed Map runs at most 10,000 child executions at a time. */
 const MAX_MAP_CONCURRENCY = 10_000;
 
+/**
+ * The drift-check function's timeout, in minutes (Lambda's maximum). Scheduled checks are at least this far
+ * apart, so one finishes before the next starts (both would update the same drift state).
+ */
+export const DRIFT_CHECK_TIMEOUT_MINUTES = 15;
+
 /** Standard-resolution metrics (EMF's default) can only be alarmed on whole minutes. */
 const ALARM_PERIOD_STEP_SECONDS = 60;
 /** CloudWatch evaluates at most one day of data for alarms on periods of a minute or more. */
@@ -67,6 +73,29 @@ const rolloutSchema = z
     message: 'periodSeconds x evaluationPeriods must not exceed one day',
     path: ['evaluationPeriods'],
   });
+
+/** Feature names as model specs spell them (src/core/spec/model-spec.ts). */
+const featureName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must start with a letter or _ and hold only letters, digits and _');
+
+const unique = (values: readonly string[]) => new Set(values).size === values.length;
+
+const monitoringSchema = z.strictObject({
+  /**
+   * Models that get monitoring alarms and a dashboard (names as in their specs), each with the features whose
+   * drift pages on its own (the drift-check function checks every feature of every model regardless).
+   */
+  models: z
+    .array(z.strictObject({ name: modelNameSchema, keyFeatures: z.array(featureName).refine(unique, 'must be unique') }))
+    .refine((models) => unique(models.map((m) => m.name)), 'model names must be unique'),
+  /** p95 of production PredictLatency (milliseconds) above which on-call is paged. */
+  latencyP95Ms: z.number().positive(),
+  /** Production server errors, as a percentage of requests, above which on-call is paged. */
+  errorRatePercent: z.number().positive().max(100),
+  /** Addresses subscribed to the pager topic (each confirms its subscription by email). */
+  alertEmails: z.array(z.email()).refine(unique, 'must be unique'),
+});
 
 export const stageConfigSchema = z
   .object({
@@ -123,6 +152,8 @@ export const stageConfigSchema = z
     captureFlushSeconds: z.number().positive().max(900),
     /** ... or holds this many records. */
     captureMaxRecords: z.number().int().positive().max(100_000),
+    /** How often each scoring container writes its drift sketches. */
+    sketchFlushSeconds: z.number().positive().max(3600),
     /** Most time shadow scoring may add to a predict request. */
     shadowBudgetMs: z.number().int().nonnegative().max(10_000),
     /**
@@ -137,6 +168,33 @@ export const stageConfigSchema = z
     }),
     /** Canary alarms (per model) whose ALARM state rolls the canary back automatically. */
     rollout: rolloutSchema,
+    /**
+     * Minutes between scheduled drift checks; also the period of the drift and quality alarms (one check, one
+     * datapoint). At least {@link DRIFT_CHECK_TIMEOUT_MINUTES}, at most a day.
+     */
+    driftScheduleMinutes: z.number().int().min(DRIFT_CHECK_TIMEOUT_MINUTES).max(24 * 60),
+    /** Length of the window of observations a check compares with the training baseline, ending at the check. */
+    driftWindowMinutes: z.number().int().positive().max(7 * 24 * 60),
+    /** Fewer observations than this in a window: no verdict (and no drift metrics but the row count). */
+    driftMinRows: z.number().int().positive(),
+    /** PSI of a feature (against its training baseline) above which it counts as drifted. */
+    driftPsiThreshold: z.number().positive(),
+    /** Significance level of the distribution tests of a check. */
+    driftAlpha: z.number().positive().max(1),
+    /** Change of a feature's missing-value rate (absolute, 0-1) that counts as drift. */
+    driftMissingRateChange: z.number().positive().max(1),
+    /** Drifted windows in a row before a model is `drifted` (its alert, and the feature drift alarms). */
+    driftConsecutiveWindows: z.number().int().positive(),
+    /** Hours after a drift alert before the same model alerts again. */
+    driftCooldownHours: z.number().nonnegative(),
+    /** Hours of labelled predictions (feedback) the live quality check looks at. */
+    qualityWindowHours: z.number().int().positive().max(30 * 24),
+    /** Fewer labels than this in the quality window: no quality verdict. */
+    qualityMinLabels: z.number().int().positive(),
+    /** Drop of live AUC below the holdout AUC above which quality counts as degraded (and pages). */
+    qualityMaxAucDrop: z.number().nonnegative().max(1),
+    /** Alarms, pager and dashboards of the Monitoring stack. */
+    monitoring: monitoringSchema,
     /** Batch scoring: rows per ONNX call (`BATCH_CHUNK_ROWS`). */
     batchChunkRows: z.number().int().min(1).max(1_000_000),
     /** Dropped files larger than this (bytes) are scored by the state machine, smaller ones by batch-score. */
@@ -170,16 +228,28 @@ export const stageConfigSchema = z
   .refine((config) => config.partBytes <= config.largeFileBytes, {
     message: 'partBytes must not exceed largeFileBytes (a large file must split into at least one part)',
     path: ['partBytes'],
+  })
+  .refine((config) => config.driftWindowMinutes >= config.driftScheduleMinutes, {
+    message: 'driftWindowMinutes must be at least driftScheduleMinutes (observations between windows would never be checked)',
+    path: ['driftWindowMinutes'],
+  })
+  .refine((config) => config.driftScheduleMinutes * 60 * config.driftConsecutiveWindows <= MAX_ALARM_EVALUATION_SECONDS, {
+    message: 'driftScheduleMinutes x driftConsecutiveWindows must not exceed one day (what a CloudWatch alarm can evaluate)',
+    path: ['driftConsecutiveWindows'],
   });
 
 export type StageConfig = z.infer<typeof stageConfigSchema>;
 
 /** Fields a caller may override; nested objects may be given in part. */
-export type StageConfigOverrides = Partial<Omit<StageConfig, 'throttle' | 'quota' | 'promotionGate' | 'rollout'>> & {
+export type StageConfigOverrides = Partial<
+  Omit<StageConfig, 'throttle' | 'quota' | 'promotionGate' | 'rollout' | 'monitoring'>
+> & {
   readonly throttle?: Partial<StageConfig['throttle']>;
   readonly quota?: Partial<StageConfig['quota']>;
   readonly promotionGate?: Partial<StageConfig['promotionGate']>;
   readonly rollout?: Partial<StageConfig['rollout']>;
+  /** `models` and `alertEmails`, when given, replace the defaults' lists. */
+  readonly monitoring?: Partial<StageConfig['monitoring']>;
 };
 
 /** The defaults for a stage before overrides: production-like stages keep data and logs longer. */
@@ -203,6 +273,7 @@ export function defaultStageConfig(stage: string, production = isProductionStage
     captureFlushSeconds: 10,
     captureMaxRecords: 1000,
     shadowBudgetMs: 20,
+    sketchFlushSeconds: 60,
     transformCodeMismatch: production ? 'refuse' : 'flag',
     materializeEveryMinutes: 60,
     maxIngestRows: 500,
@@ -215,6 +286,23 @@ export function defaultStageConfig(stage: string, production = isProductionStage
       periodSeconds: 60,
       evaluationPeriods: 3,
       datapointsToAlarm: 2,
+    },
+    driftScheduleMinutes: 60,
+    driftWindowMinutes: 60,
+    driftMinRows: 500,
+    driftPsiThreshold: 0.1,
+    driftAlpha: 0.01,
+    driftMissingRateChange: 0.1,
+    driftConsecutiveWindows: 3,
+    driftCooldownHours: 24,
+    qualityWindowHours: 24,
+    qualityMinLabels: 200,
+    qualityMaxAucDrop: 0.05,
+    monitoring: {
+      models: [{ name: 'credit-risk', keyFeatures: ['annual_income', 'debt_to_income', 'loan_amount'] }],
+      latencyP95Ms: 200,
+      errorRatePercent: 1,
+      alertEmails: [],
     },
     batchChunkRows: 8192,
     largeFileBytes: 256 * 1024 * 1024,
@@ -250,6 +338,7 @@ export function stageConfig(overrides: StageConfigOverrides & { stage?: string }
     quota: { ...base.quota, ...overrides.quota },
     promotionGate: { ...base.promotionGate, ...overrides.promotionGate },
     rollout: { ...base.rollout, ...overrides.rollout },
+    monitoring: { ...base.monitoring, ...overrides.monitoring },
   };
   const parsed = stageConfigSchema.safeParse(merged);
   if (!parsed.success) {

@@ -25,6 +25,10 @@ const getDeps = () =>
       metrics.addMetric(predictMetrics.registryStale, MetricUnit.Count, 1);
       logger.warn('registry unreachable or malformed; serving the last good deployment state', { model, error: error as Error });
     },
+    onSketchDropped: (rows, error) => {
+      metrics.addMetric(predictMetrics.sketchDropped, MetricUnit.Count, rows);
+      logger.warn('drift sketch observations dropped', { rows, ...(error ? { error: error as Error } : {}) });
+    },
     onCaptureDropped: (count, error) => {
       metrics.addMetric(predictMetrics.captureDropped, MetricUnit.Count, count);
       logger.warn('capture records dropped', { count, ...(error ? { error: error as Error } : {}) });
@@ -49,7 +53,9 @@ export const handler = middy(lambdaHandler, { timeoutEarlyInMillis: 0 })
   .use(parser({ schema: APIGatewayProxyEventSchema }))
   .use(httpErrors(logger, metrics));
 
-/** Writes buffered captures now (the local runtime calls it on shutdown). */
+/** Writes buffered captures and sketches now (the local runtime's timer and shutdown). */
 export async function flushCaptures(): Promise<void> {
-  if (deps) await (await deps).capture.flush();
+  if (!deps) return;
+  const built = await deps;
+  await Promise.all([built.capture.flush(), built.sketches?.flush()]);
 }

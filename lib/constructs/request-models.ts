@@ -45,6 +45,27 @@ export function predictRequestModel(maxInstances: number): RequestModelDefinitio
   };
 }
 
+/** `POST /v1/models/{model}/feedback`: `{"labels": [{"predictionId", "label"}]}`, 1 to 1000 labels. */
+export const feedbackRequestModel: RequestModelDefinition = {
+  modelName: 'FeedbackRequest',
+  description: 'Ground-truth labels for earlier predictions: {"labels": [{"predictionId": "...", "label": 1}]}',
+  schema: {
+    schema: apigateway.JsonSchemaVersion.DRAFT4,
+    title: 'FeedbackRequest',
+    type: apigateway.JsonSchemaType.OBJECT,
+    required: ['labels'],
+    additionalProperties: false,
+    properties: {
+      labels: {
+        type: apigateway.JsonSchemaType.ARRAY,
+        minItems: 1,
+        maxItems: 1000,
+        items: { type: apigateway.JsonSchemaType.OBJECT, required: ['predictionId', 'label'] },
+      },
+    },
+  },
+};
+
 /** `POST /v1/features/{view}`: `{"rows": [...]}`, 1 to `maxRows` rows; the function checks each row against the view. */
 export function featureRowsRequestModel(maxRows: number): RequestModelDefinition {
   return {
@@ -104,6 +125,7 @@ export const rollbackRequestModel: RequestModelDefinition = {
 export function requestModelDefinitions(options: { readonly maxInstances: number; readonly maxIngestRows?: number }): ReadonlyMap<string, RequestModelDefinition> {
   return new Map([
     ['POST /v1/models/{model}/predict', predictRequestModel(options.maxInstances)],
+    ['POST /v1/models/{model}/feedback', feedbackRequestModel],
     ['POST /v1/features/{view}', featureRowsRequestModel(options.maxIngestRows ?? 500)],
     ['POST /v1/admin/models/{model}/promote', promoteRequestModel],
     ['POST /v1/admin/models/{model}/rollback', rollbackRequestModel],

@@ -34,6 +34,11 @@ export const ARTIFACT_READ_PATTERN = 'artifacts/*';
 /** Objects the predict function may write (and the admin function read): prediction captures. */
 export const CAPTURE_PATTERN = 'captures/*';
 
+/** Objects every scoring function writes: drift sketches. */
+export const SKETCH_PATTERN = 'sketches/*';
+/** Ground-truth labels (the feedback route writes them). */
+export const LABEL_PATTERN = 'labels/*';
+
 /** Variables only the local runtime sets; on AWS the predict function gets the key from Secrets Manager. */
 type LocalOnlyPredictVariable = 'PII_TOKEN_KEY';
 
@@ -115,6 +120,7 @@ export class ServingStack extends Stack {
       CAPTURE_SAMPLE_RATE: String(config.captureSampleRate),
       CAPTURE_FLUSH_SECONDS: String(config.captureFlushSeconds),
       CAPTURE_MAX_RECORDS: String(config.captureMaxRecords),
+      SKETCH_FLUSH_SECONDS: String(config.sketchFlushSeconds),
       SHADOW_BUDGET_MS: String(config.shadowBudgetMs),
       PII_TOKEN_SECRET_ARN: props.piiTokenSecret.secretArn,
       FEATURE_TABLE: props.featureTable.tableName,
@@ -128,6 +134,8 @@ export class ServingStack extends Stack {
     props.featureTable.grantReadData(fn);
     props.artifactBucket.grantRead(fn, ARTIFACT_READ_PATTERN);
     props.artifactBucket.grantPut(fn, CAPTURE_PATTERN);
+    props.artifactBucket.grantPut(fn, SKETCH_PATTERN);
+    props.artifactBucket.grantPut(fn, LABEL_PATTERN);
     // Not piiTokenSecret.grantRead(fn): for a KMS-encrypted secret it also adds this role to the key policy
     // (a kms:ViaService grant), which lives in the Data stack: a cyclic cross-stack reference. The same access
     // through the role alone: read this one secret, decrypt with the stage key.
@@ -295,6 +303,18 @@ export class ServingStack extends Stack {
       'Write access to objects under captures/ of the artifact bucket only (bucket.grantPut, no delete): ' +
         'capture batches are keyed by model, hour, writer and sequence, unknown in advance.',
     );
+    acknowledgeWildcardResource(
+      policy,
+      props.artifactBucket.arnForObjects(SKETCH_PATTERN),
+      'Write access to objects under sketches/ of the artifact bucket only (bucket.grantPut, no delete): drift ' +
+        'sketches are keyed by model, version, hour, writer and sequence, unknown in advance.',
+    );
+    acknowledgeWildcardResource(
+      policy,
+      props.artifactBucket.arnForObjects(LABEL_PATTERN),
+      'Write access to objects under labels/ of the artifact bucket only (bucket.grantPut, no delete): feedback ' +
+        'label objects are keyed by model, day and a unique id, unknown in advance.',
+    );
     for (const action of ['s3:GetBucket*', 's3:GetObject*', 's3:List*']) {
       Validations.of(policy).acknowledge({
         id: `AwsSolutions-IAM5[Action::${action}]`,
@@ -305,7 +325,7 @@ export class ServingStack extends Stack {
     }
     acknowledgeWildcardActions(policy, {
       's3:Abort*':
-        'From bucket.grantPut on captures/ only: lets an interrupted multipart capture upload be aborted; it ' +
+        'From bucket.grantPut on captures/, sketches/ and labels/ only: lets an interrupted multipart capture upload be aborted; it ' +
         'expands to s3:AbortMultipartUpload.',
       ...kmsDataKeyReasons('bucket.grantPut (SSE-KMS capture objects need data keys)'),
     });

@@ -1,6 +1,7 @@
 import { describeError } from './args.js';
 import { batch } from './commands/batch.js';
 import { demo } from './commands/demo.js';
+import { drift } from './commands/drift.js';
 import { features } from './commands/features.js';
 import { lineage } from './commands/lineage.js';
 import { models } from './commands/models.js';
@@ -36,6 +37,10 @@ Usage:
   mlops features materialize [<view>...] [--repo <views.json>]             latest offline values -> online store
   mlops features build-training-set [--repo <views.json>] --views a,b --labels <events.jsonl> --out <file.jsonl>
               [--timestamp-field timestamp] [--label-field label]   point-in-time correct, with a manifest
+  mlops demo traffic [--requests 2000] [--covariate-drift 0..1] [--concept-drift 0..1] [--feedback]
+              predictions (and true labels) against the running local runtime
+  mlops drift check <model> [--window-minutes 60] [--min-rows 500]   drift and quality of the production version, now
+  mlops drift report <model> [--out <file.html>]              the HTML report of the latest check
   mlops demo generate [--rows 10000] [--seed 42] [--covariate-drift 0..1] [--concept-drift 0..1]
               [--format csv|jsonl] [--out file]
 
@@ -65,8 +70,10 @@ export async function main(argv: string[]): Promise<number> {
         return await features(rest);
       case 'stream':
         return await stream(rest);
+      case 'drift':
+        return await drift(rest);
       case 'demo':
-        return demo(rest);
+        return await demo(rest);
       case undefined:
       case 'help':
       case '--help':

@@ -17,7 +17,7 @@ import { startLocalStreaming, type LocalStreaming } from './streaming.js';
 import { loadBatchStateMachine, startLocalStepFunctions } from './step-functions.js';
 
 /** The schedule rules the local runtime fires, named as the stacks name them for stage `local`. */
-export const localScheduleRules = { materialize: 'mlops-local-feature-materialize' } as const;
+export const localScheduleRules = { materialize: 'mlops-local-feature-materialize', drift: 'mlops-local-drift-check' } as const;
 
 /** A schedule's local period: the environment variable, else `fallback` seconds. */
 function localScheduleSeconds(variable: string, fallback: number): number {
@@ -105,8 +105,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const admin = (await import('../../functions/admin/handler.js')) as { handler: ProxyHandler };
     const featureIngest = (await import('../../functions/feature-ingest/handler.js')) as { handler: ProxyHandler };
     const materialize = (await import('../../functions/feature-materialize/handler.js')) as { handler: ScheduledHandler };
+    const driftCheck = (await import('../../functions/drift-check/handler.js')) as { handler: ScheduledHandler };
     const scheduler = (schedules = startScheduler(
-      [{ rule: localScheduleRules.materialize, functionName: 'feature-materialize', everyMs: localScheduleSeconds('MLOPS_LOCAL_MATERIALIZE_SECONDS', 300) * 1000, handler: materialize.handler }],
+      [
+        { rule: localScheduleRules.materialize, functionName: 'feature-materialize', everyMs: localScheduleSeconds('MLOPS_LOCAL_MATERIALIZE_SECONDS', 300) * 1000, handler: materialize.handler },
+        { rule: localScheduleRules.drift, functionName: 'drift-check', everyMs: localScheduleSeconds('MLOPS_LOCAL_DRIFT_SECONDS', 300) * 1000, handler: driftCheck.handler },
+      ],
       log,
     ));
     server = createApiGateway({

@@ -19,6 +19,8 @@ export const predictConfigFields = z.object({
   CAPTURE_FLUSH_SECONDS: z.coerce.number().positive().default(10),
   /** ... or holds this many records. */
   CAPTURE_MAX_RECORDS: z.coerce.number().int().positive().default(1000),
+  /** How often a container writes its drift sketches (one small object per version and period). */
+  SKETCH_FLUSH_SECONDS: z.coerce.number().positive().default(60),
   /** Most time shadow scoring may add to a request; shadows not done in time are skipped and counted. */
   SHADOW_BUDGET_MS: z.coerce.number().nonnegative().default(20),
   /**

@@ -5,6 +5,7 @@ import { DynamoDbOnlineStore } from '../aws/dynamodb-online-store.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { readSecretString } from '../aws/secrets.js';
 import { parseEnv } from '../core/parse-env.js';
+import { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import { CaptureBuffer } from './capture-buffer.js';
 import { predictConfigSchema } from './config.js';
 import type { PredictionApiDeps } from './prediction-api.js';
@@ -16,6 +17,8 @@ export interface PredictHooks {
   onStaleState?(model: string, error: unknown): void;
   /** Capture records were dropped. */
   onCaptureDropped?(count: number, error?: unknown): void;
+  /** Sketch observations were dropped. */
+  onSketchDropped?(rows: number, error?: unknown): void;
 }
 
 /** Builds the predict function's dependencies once per container from its environment. */
@@ -27,11 +30,17 @@ export async function buildPredictDeps(env: Record<string, string | undefined>, 
     ttlMs: config.REGISTRY_CACHE_TTL_SECONDS * 1000,
     ...(hooks.onStaleState ? { onStaleState: hooks.onStaleState } : {}),
   });
+  const writerId = randomBytes(4).toString('hex');
   const capture = new CaptureBuffer(store, {
     flushMs: config.CAPTURE_FLUSH_SECONDS * 1000,
     maxRecords: config.CAPTURE_MAX_RECORDS,
-    writerId: randomBytes(4).toString('hex'),
+    writerId,
     onDropped: hooks.onCaptureDropped ?? (() => undefined),
+  });
+  const sketches = new SketchRecorder(store, {
+    flushMs: config.SKETCH_FLUSH_SECONDS * 1000,
+    writerId,
+    onDropped: hooks.onSketchDropped ?? (() => undefined),
   });
   const piiKey = config.PII_TOKEN_KEY ?? (await readSecretString(config.PII_TOKEN_SECRET_ARN!));
   const features = config.FEATURE_TABLE ? new DynamoDbOnlineStore(getDocumentClient(), config.FEATURE_TABLE) : undefined;
@@ -39,8 +48,9 @@ export async function buildPredictDeps(env: Record<string, string | undefined>, 
     sampleRate: config.CAPTURE_SAMPLE_RATE,
     shadowBudgetMs: config.SHADOW_BUDGET_MS,
     piiKey,
+    sketches,
     refuseTransformCodeMismatch: config.TRANSFORM_CODE_MISMATCH === 'refuse',
     ...(features ? { features } : {}),
   });
-  return { config, models, service, capture };
+  return { config, models, service, capture, sketches, store };
 }

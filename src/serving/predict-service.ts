@@ -6,6 +6,7 @@ import { uuidv7 } from '../core/ids.js';
 import { chooseVariant, type Variant } from '../core/routing/canary.js';
 import type { FeatureRecord } from '../core/validation/record-validator.js';
 import type { OnlineFeatureStore } from '../core/feature-store/ports.js';
+import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import type { CaptureBuffer } from './capture-buffer.js';
 import { enrichInstances, type EnrichStats } from './enrich-instances.js';
 import { labelValue, scoreRecords, toPredictResponse, validateInstances, type PredictResponse, type ScoredBatch } from './predict.js';
@@ -20,6 +21,8 @@ export interface PredictServiceOptions {
   readonly piiKey: string;
   /** The online feature store, for models with feature views. */
   readonly features?: OnlineFeatureStore;
+  /** Per-version histograms of what is scored, for drift checks. */
+  readonly sketches?: SketchRecorder;
   /** Refuse versions fitted by other transform code (TRANSFORM_CODE_MISMATCH=refuse). */
   readonly refuseTransformCodeMismatch?: boolean;
   readonly random?: () => number;
@@ -150,6 +153,8 @@ export class PredictService {
       this.capture.add(record, atMs);
     }
     this.capture.maybeFlush();
+    this.options.sketches?.observe(served.name, served.version.version, served.baseline, records, scored.scores, atMs);
+    this.options.sketches?.maybeFlush();
   }
 }
 

@@ -1,5 +1,10 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { MethodNotAllowedError, NotFoundError } from '../core/errors.js';
+import { z } from 'zod';
+import { MethodNotAllowedError, NotFoundError, ValidationError } from '../core/errors.js';
+import type { ObjectStore } from '../core/registry/ports.js';
+import { readLabel } from '../core/training/train-model.js';
+import { issuesFromZod } from '../core/validation/zod-issues.js';
+import { writeLabels } from '../monitoring/labels.js';
 import { TRANSFORM_CODE_HASH } from '../core/features/transform-code-hash.js';
 import { modelNameSchema } from '../core/spec/model-spec.js';
 import type { PredictConfig } from './config.js';
@@ -9,6 +14,7 @@ import { parsePredictBody } from './predict.js';
 import { TransformCodeMismatchError, type PredictService } from './predict-service.js';
 import { predictionRoutes } from './routes.js';
 import type { ServedModel, ServedModels } from './served-models.js';
+import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import type { CaptureBuffer } from './capture-buffer.js';
 import { dimensions, predictMetrics } from './telemetry-names.js';
 
@@ -17,6 +23,9 @@ export interface PredictionApiDeps {
   readonly models: ServedModels;
   readonly service: PredictService;
   readonly capture: CaptureBuffer;
+  readonly sketches?: SketchRecorder;
+  /** Where feedback labels are written (the artifact bucket). */
+  readonly store: ObjectStore;
 }
 
 /** The slice of Powertools Metrics the API uses (kept small so tests can pass a recorder). */
@@ -52,6 +61,8 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       const served = await deps.models.production(modelParam(request));
       return jsonResponse(200, describeModel(served));
     }
+    case '/v1/models/{model}/feedback':
+      return acceptFeedback(deps, request, modelParam(request));
     case '/v1/models/{model}/predict': {
       const started = performance.now();
       const name = modelParam(request);
@@ -82,6 +93,31 @@ export async function handlePredictionApi(deps: PredictionApiDeps, request: ApiR
       return jsonResponse(200, outcome.response, { 'x-model-version': String(served.version.version), 'x-model-variant': outcome.variant });
     }
   }
+}
+
+/** Most labels in one feedback request. */
+export const MAX_FEEDBACK_LABELS = 1000;
+const PREDICTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * `POST /v1/models/{model}/feedback` with `{"labels": [{"predictionId", "label"}]}`: ground truth for earlier
+ * predictions, stored for the quality check (joined to captures by prediction id). All or nothing, like every
+ * batch we accept: one bad label rejects the request, naming it.
+ */
+async function acceptFeedback(deps: PredictionApiDeps, request: ApiRequest, model: string): Promise<APIGatewayProxyResult> {
+  const served = await deps.models.production(model);
+  const body = z
+    .strictObject({ labels: z.array(z.strictObject({ predictionId: z.string(), label: z.union([z.string(), z.number(), z.boolean()]) })).min(1).max(MAX_FEEDBACK_LABELS) })
+    .safeParse(readJsonBody(request, deps.config.MAX_BODY_BYTES));
+  if (!body.success) throw new ValidationError(issuesFromZod(body.error));
+  const { positive, negative } = served.spec.label;
+  const issues = body.data.labels.flatMap((l, i) => [
+    ...(PREDICTION_ID.test(l.predictionId) ? [] : [{ field: `labels[${i}].predictionId`, reason: 'must be a prediction id returned by predict' }]),
+    ...(readLabel(served.spec, l.label) === null ? [{ field: `labels[${i}].label`, reason: `must be ${String(positive)} or ${String(negative)}` }] : []),
+  ]);
+  if (issues.length > 0) throw new ValidationError(issues.slice(0, 100), `${issues.length} problems in ${body.data.labels.length} labels; nothing was stored`);
+  await writeLabels(deps.store, model, body.data.labels, Date.now());
+  return jsonResponse(200, { model, accepted: body.data.labels.length });
 }
 
 function countTransformCodeMismatch(metrics: ApiMetrics, logger: ApiLogger, served: ServedModel): void {

@@ -18,6 +18,7 @@ export const predictionRoutes = [
   { method: 'GET', resource: '/v1/models', hasBody: false },
   { method: 'GET', resource: '/v1/models/{model}', hasBody: false },
   { method: 'POST', resource: '/v1/models/{model}/predict', hasBody: true },
+  { method: 'POST', resource: '/v1/models/{model}/feedback', hasBody: true },
 ] as const satisfies readonly RouteDefinition[];
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DependencyUnavailableError, IntegrityError, NotFoundError } from '../core/errors.js';
 import type { Preprocessor } from '../core/features/preprocessor.js';
+import type { Baseline } from '../core/drift/sketch.js';
 import { TRANSFORM_CODE_HASH } from '../core/features/transform-code-hash.js';
 import { parseModelMetadata } from '../core/registry/model-metadata.js';
 import type { ObjectStore, ModelRegistry } from '../core/registry/ports.js';
@@ -19,6 +20,8 @@ export interface ServedModel {
   readonly scorer: OnnxScorer;
   /** False when the transform code that fitted the model differs from the code serving it. */
   readonly transformCodeMatches: boolean;
+  /** The training baseline whose bins the scoring paths sketch into (absent for versions without one). */
+  readonly baseline?: Baseline;
 }
 
 export interface ServedModelsOptions {
@@ -155,6 +158,7 @@ export class ServedModels {
       validator: buildRecordValidator(metadata.spec),
       scorer,
       transformCodeMatches: metadata.preprocessor.transformCodeHash === TRANSFORM_CODE_HASH,
+      ...(metadata.baseline ? { baseline: metadata.baseline } : {}),
     };
   }
 }

@@ -21,6 +21,8 @@ export const predictMetrics = {
   shadowPredictions: 'ShadowPredictions',
   /** Capture records that could not be written. */
   captureDropped: 'CaptureDropped',
+  /** Observations whose drift sketch could not be written. */
+  sketchDropped: 'SketchDropped',
   /** Registry unreachable or malformed: the last good state kept serving. */
   registryStale: 'RegistryStale',
   transformCodeMismatch: 'TransformCodeMismatch',
@@ -44,8 +46,34 @@ export const featureMetrics = {
   viewsFailed: 'FeatureViewsFailed',
 } as const;
 
+export const DRIFT_SERVICE = 'drift-check';
+
+/** Emitted by the drift-check function once per model and check (dimensions: service, model; plus feature). */
+export const driftMetrics = {
+  /** PSI of one feature against the baseline (dimensions: service, model, feature). */
+  featurePsi: 'FeatureDriftPsi',
+  /** Largest feature PSI of the model's window. */
+  maxFeaturePsi: 'MaxFeatureDriftPsi',
+  /** PSI of the prediction-score histogram. */
+  scorePsi: 'PredictionDriftPsi',
+  /** Features counted as drifted in the window. */
+  driftedFeatures: 'DriftedFeatures',
+  /** Combined status as a number: 0 ok, 1 warning, 2 drifted (insufficient data / no baseline: not emitted). */
+  status: 'DriftStatus',
+  /** Observations in the window. */
+  windowRows: 'DriftWindowRows',
+  /** Live quality from feedback labels, and its change against the holdout (positive = worse). */
+  liveAuc: 'LiveAuc',
+  aucDrop: 'AucDrop',
+  accuracyDrop: 'AccuracyDrop',
+  calibrationError: 'CalibrationError',
+  labelledPredictions: 'LabelledPredictions',
+  /** Checks that failed (unreadable sketches, registry errors). */
+  checkErrors: 'DriftCheckErrors',
+} as const;
+
 /** Dimension names added to routed requests. */
-export const dimensions = { model: 'model', variant: 'variant' } as const;
+export const dimensions = { model: 'model', variant: 'variant', feature: 'feature' } as const;
 
 export type { Variant } from '../core/routing/canary.js';
 

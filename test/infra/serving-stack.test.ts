@@ -146,14 +146,14 @@ describe('ServingStack', () => {
       }
     });
 
-    it('writes S3 objects under captures/ only, and deletes none', () => {
+    it('writes S3 objects under captures/, sketches/ and labels/ only, and deletes none', () => {
       const bucketArn = importOf(data, { 'Fn::GetAtt': [artifactBucketId(), 'Arn'] });
       const writes = roleStatements(template, roleId()).filter((s) =>
         actionsOf(s).some((action) => S3_WRITE_ACTION.test(action)),
       );
-      expect(writes).toHaveLength(1);
-      expect(actionsOf(writes[0]!)).toContain('s3:PutObject');
-      expect(resourcesOf(writes[0]!)).toEqual([{ 'Fn::Join': ['', [bucketArn, '/captures/*']] }]);
+      expect(writes).toHaveLength(3);
+      for (const w of writes) expect(actionsOf(w)).toContain('s3:PutObject');
+      expect(writes.flatMap(resourcesOf)).toEqual(['captures', 'sketches', 'labels'].map((p) => ({ 'Fn::Join': ['', [bucketArn, `/${p}/*`]] })));
       const actions = roleStatements(template, roleId()).flatMap(actionsOf);
       expect(actions.filter((action) => /^s3:(Delete|PutObject\*|PutObjectAcl|PutBucket|\*)/.test(action))).toEqual([]);
     });
@@ -306,6 +306,7 @@ describe('ServingStack', () => {
         'POST /v1/admin/models/{model}/promote': 'PromoteRequest',
         'POST /v1/admin/models/{model}/rollback': 'RollbackRequest',
         'POST /v1/features/{view}': 'FeatureRowsRequest',
+        'POST /v1/models/{model}/feedback': 'FeedbackRequest',
       };
       const bodyRoutes = [...predictionRoutes, ...adminRoutes, ...featureRoutes].filter((route) => route.hasBody).map(keyOf);
       expect(bodyRoutes.sort()).toEqual(Object.keys(modelOf).sort());

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Baseline } from '../drift/sketch.js';
 import type { Preprocessor } from '../features/preprocessor.js';
 import { modelSpecSchema, type ModelSpec } from '../spec/model-spec.js';
 
@@ -11,6 +12,8 @@ export interface ModelMetadata {
   readonly format: 'serverless-mlops/model-metadata@1';
   readonly spec: ModelSpec;
   readonly preprocessor: Preprocessor;
+  /** The drift baseline (absent in versions registered before sketches, or trained elsewhere without one). */
+  readonly baseline?: Baseline;
 }
 
 const fittedFeature = z
@@ -27,6 +30,8 @@ const metadataSchema = z.object({
     features: z.array(fittedFeature),
     columns: z.array(z.string()),
   }),
+  // Our own document, sha256-verified on load: checked for shape here, its counts again when sketches merge.
+  baseline: z.object({ layout: z.object({ features: z.array(z.object({ kind: z.string(), name: z.string() }).loose()), scoreEdges: z.array(z.number()) }), layoutHash: z.string(), sketch: z.object({}).loose() }).optional(),
 });
 
 /** Parses metadata.json; throws a zod error when the document is not one we wrote. */

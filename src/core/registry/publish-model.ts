@@ -144,7 +144,7 @@ export function buildModelArtifacts(spec: ModelSpec, trained: TrainedModel, prod
     producerVersion,
     metadata: { model: spec.name, specHash: trained.preprocessor.specHash, columns: trained.preprocessor.columns.join(',') },
   });
-  const metadata: ModelMetadata = { format: 'serverless-mlops/model-metadata@1', spec, preprocessor: trained.preprocessor };
+  const metadata: ModelMetadata = { format: 'serverless-mlops/model-metadata@1', spec, preprocessor: trained.preprocessor, baseline: trained.baseline };
   return { onnx, metadataBytes: new TextEncoder().encode(JSON.stringify(metadata)) };
 }
 

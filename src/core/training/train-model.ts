@@ -6,6 +6,7 @@ import { transformRecords } from '../features/transform.js';
 import type { ModelSpec } from '../spec/model-spec.js';
 import { buildRecordValidator, type FeatureRecord, type RecordResult } from '../validation/record-validator.js';
 import { defaultHyperparameters, fitNetwork, type Algorithm, type Hyperparameters } from './fit-network.js';
+import { buildBaseline, type Baseline } from '../drift/sketch.js';
 import { classifierMetrics, type ClassifierMetrics } from './metrics.js';
 import { predictScores, type Network } from './network.js';
 import { stratifiedSplit } from './split.js';
@@ -30,6 +31,8 @@ export interface TrainedModel {
   readonly preprocessor: Preprocessor;
   readonly network: Network;
   readonly metrics: ClassifierMetrics;
+  /** Drift baseline: sketch bins fitted on the training split, its counts, and the holdout score histogram. */
+  readonly baseline: Baseline;
   readonly rows: { readonly total: number; readonly train: number; readonly holdout: number; readonly rejected: number };
   /** The first rejections, with reasons (no values). */
   readonly rejections: readonly FieldIssue[];
@@ -80,6 +83,7 @@ export function trainModel(spec: ModelSpec, data: DatasetRows, options: TrainOpt
     preprocessor,
     network,
     metrics,
+    baseline: buildBaseline(spec, trainRecords, scores),
     rows: { total, train: trainRecords.length, holdout: holdoutRecords.length, rejected },
     rejections: rejections.slice(0, 20),
   };
@@ -121,7 +125,8 @@ export function readTrainingRows(spec: ModelSpec, data: DatasetRows) {
   return { records, labels, rejections, rejected, total: rows.length };
 }
 
-function readLabel(spec: ModelSpec, raw: unknown): 0 | 1 | null {
+/** A label value as 1 (positive) or 0 (negative), by the spec; null when it is neither. */
+export function readLabel(spec: ModelSpec, raw: unknown): 0 | 1 | null {
   if (raw === undefined || raw === null || raw === '') return null;
   const text = String(raw).trim().toLowerCase();
   if (text === String(spec.label.positive).toLowerCase()) return 1;
