@@ -22,6 +22,10 @@ const getDeps = streamDepsOnce(process.env, {
     metrics.addMetric(streamMetrics.registryStale, MetricUnit.Count, 1);
     logger.warn('registry unreachable; scoring with the last good deployment state', { model, error: error as Error });
   },
+  onSketchDropped: (rows, error) => {
+    metrics.addMetric(streamMetrics.sketchDropped, MetricUnit.Count, rows);
+    logger.warn('drift sketch observations dropped', { rows, ...(error ? { error: error as Error } : {}) });
+  },
 });
 
 /** Kinesis (ReportBatchItemFailures) -> score per model -> Prediction events; poison records skipped, transient failures retried. */

@@ -1,7 +1,8 @@
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
-import { ARTIFACT_READ_PATTERN } from '../stacks/serving-stack.js';
+import { ARTIFACT_READ_PATTERN, SKETCH_PATTERN } from '../stacks/serving-stack.js';
 import { defaultPolicyOf, type MlFunction } from './ml-function.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
@@ -27,5 +28,22 @@ export function grantModelRead(fn: MlFunction, registryTable: dynamodb.ITable, a
     artifactBucket.arnForObjects(ARTIFACT_READ_PATTERN),
     `s3:GetObject only, on artifacts/ of the artifact bucket, for ${fn.node.id}: artifact keys are ` +
       'content-addressed (artifacts/<model>/<sha256>/...) and unknown until a model version is registered.',
+  );
+}
+
+/**
+ * What a scoring function needs to write its drift sketches: s3:PutObject under `sketches/` of the artifact bucket
+ * (nothing else there, no delete) and data keys of the stage key for the SSE-KMS objects.
+ */
+export function grantSketchWrite(fn: MlFunction, artifactBucket: s3.IBucket, key: kms.IKey): void {
+  fn.function.addToRolePolicy(
+    new iam.PolicyStatement({ sid: 'WriteDriftSketches', actions: ['s3:PutObject'], resources: [artifactBucket.arnForObjects(SKETCH_PATTERN)] }),
+  );
+  fn.function.addToRolePolicy(new iam.PolicyStatement({ sid: 'SketchObjectsKey', actions: ['kms:GenerateDataKey'], resources: [key.keyArn] }));
+  acknowledgeWildcardResource(
+    defaultPolicyOf(fn),
+    artifactBucket.arnForObjects(SKETCH_PATTERN),
+    `s3:PutObject only, on sketches/ of the artifact bucket, for ${fn.node.id}: sketch objects are keyed by model, ` +
+      'version, hour, writer and sequence, unknown in advance.',
   );
 }

@@ -14,7 +14,7 @@ import type { Construct } from 'constructs';
 import type { BatchConfig } from '../../src/batch/config.js';
 import { BATCH_SUFFIXES } from '../../src/batch/layout.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
-import { grantModelRead } from '../constructs/model-access.js';
+import { grantModelRead, grantSketchWrite } from '../constructs/model-access.js';
 import { BATCH_STATES, BatchStateMachine, type BatchTaskState } from '../constructs/batch-state-machine.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
 import { acknowledgeWildcardActions, kmsDataKeyReasons } from '../constructs/nag.js';
@@ -171,6 +171,8 @@ export class BatchStack extends Stack {
       memorySize: config.batchMemoryMb,
       timeout: fifteenMinutes,
     });
+    // The two functions that score rows count them into drift sketches.
+    for (const scoring of [this.score, this.scorePart]) grantSketchWrite(scoring, props.artifactBucket, props.key);
     this.merge = fn('Merge', BATCH_SERVICES.merge, BATCH_ENTRIES.merge, {
       description: 'merges the scored parts of a large batch file and writes its manifest',
       loadsModel: true,

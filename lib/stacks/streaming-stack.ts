@@ -20,7 +20,7 @@ import { STREAM_SERVICE } from '../../src/streaming/telemetry-names.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
 import { acknowledgeWildcardActions, kmsDataKeyReasons } from '../constructs/nag.js';
-import { grantModelRead } from '../constructs/model-access.js';
+import { grantModelRead, grantSketchWrite } from '../constructs/model-access.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -130,6 +130,7 @@ export class StreamingStack extends Stack {
       ARTIFACT_BUCKET: props.artifactBucket.bucketName,
       EVENT_BUS_NAME: this.bus.eventBusName,
       REGISTRY_CACHE_TTL_SECONDS: String(config.registryCacheTtlSeconds),
+      SKETCH_FLUSH_SECONDS: String(config.sketchFlushSeconds),
     };
     for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
 
@@ -153,6 +154,7 @@ export class StreamingStack extends Stack {
     );
 
     grantModelRead(this.streamScore, props.registryTable, props.artifactBucket);
+    grantSketchWrite(this.streamScore, props.artifactBucket, props.key);
     // events:PutEvents on this bus only (bus.grantPutEventsTo would do the same; explicit for the reader).
     fn.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'PutPredictionEvents', actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }),

@@ -2,11 +2,14 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient, StartExecutionCommand, ExecutionAlreadyExists } from '@aws-sdk/client-sfn';
-import { createHash } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { createHash, randomBytes } from 'node:crypto';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { parseEnv } from '../core/parse-env.js';
+import { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import { ServedModels } from '../serving/served-models.js';
 import { batchConfigSchema, type BatchConfig } from './config.js';
 import type { BatchJob } from './job.js';
@@ -41,7 +44,7 @@ export function buildBatchDeps(env: Record<string, string | undefined>): BatchDe
   const sfn = config.BATCH_STATE_MACHINE_ARN ? new SFNClient({}) : undefined;
   const run = async (identity: ObjectIdentity, job: BatchJob): Promise<BatchManifest | { startedExecution: string }> => {
     if (sfn && job.size > config.LARGE_FILE_BYTES) return { startedExecution: await startExecution(sfn, config.BATCH_STATE_MACHINE_ARN!, identity, job) };
-    return scoreFile({ s3, models, chunkRows: config.BATCH_CHUNK_ROWS }, job);
+    return scoreFile({ s3, models, chunkRows: config.BATCH_CHUNK_ROWS, sketches: batchSketches(s3, config.ARTIFACT_BUCKET) }, job);
   };
   const scoreOnce = makeIdempotent(run, { persistenceStore, config: idempotency, dataIndexArgument: 0 });
   return { config, models, idempotency, scoreOnce };
@@ -66,5 +69,19 @@ export function buildStepDeps(env: Record<string, string | undefined>) {
   const models = new ServedModels(new DynamoDbModelRegistry(getDocumentClient(), config.REGISTRY_TABLE), new S3ObjectStore(s3, config.ARTIFACT_BUCKET), {
     ttlMs: 30_000,
   });
-  return { config, s3, models, chunkRows: config.BATCH_CHUNK_ROWS, partBytes: config.PART_BYTES };
+  return { config, s3, models, chunkRows: config.BATCH_CHUNK_ROWS, partBytes: config.PART_BYTES, sketches: batchSketches(s3, config.ARTIFACT_BUCKET) };
+}
+
+const sketchLogger = new Logger({ serviceName: 'batch-sketches' });
+
+/**
+ * Sketches of a batch container: written at the end of each file or part (never mid-file), under this
+ * container's writer id. A failed write loses only the sketch (logged), never the scored output.
+ */
+function batchSketches(s3: S3Client, bucket: string): SketchRecorder {
+  return new SketchRecorder(new S3ObjectStore(s3, bucket), {
+    flushMs: Number.MAX_SAFE_INTEGER,
+    writerId: `batch-${randomBytes(4).toString('hex')}`,
+    onDropped: (rows, error) => sketchLogger.warn('drift sketch dropped', { rows, error: error as Error }),
+  });
 }

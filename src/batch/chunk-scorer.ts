@@ -36,9 +36,11 @@ export class ChunkScorer {
   private header: string[] = [];
   private readText: ((cells: readonly string[]) => FeatureRecord | null) | undefined;
 
+  /** @param observe told of every scored chunk (drift sketches). */
   constructor(
     private readonly served: ServedModel,
     private readonly format: TextFormat | 'parquet',
+    private readonly observe?: (records: readonly FeatureRecord[], scores: ArrayLike<number>, at: number) => void,
   ) {
     this.featureNames = new Set([...served.spec.features.map((f) => f.name), served.spec.label.name, ...(served.spec.entity ? [served.spec.entity.key] : [])]);
   }
@@ -91,6 +93,7 @@ export class ChunkScorer {
     if (records.length === 0) return { kept, predictions: [], scores: new Float32Array(0), ids: [], version, errorLines };
     const scored = await scoreRecords(this.served, records);
     const now = Date.now();
+    this.observe?.(records, scored.scores, now);
     const predictions = kept.map((_, i) => labelValue(this.served, scored.labels[i]!));
     const ids = kept.map(() => uuidv7(now));
     return { kept, predictions, scores: scored.scores, ids, version, errorLines };

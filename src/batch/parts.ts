@@ -1,3 +1,4 @@
+import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { deleteObject, headObject, LineUpload, moveObject, openObjectStream, putJson } from '../aws/s3-streams.js';
@@ -14,6 +15,8 @@ export interface PartDeps {
   readonly s3: S3Client;
   readonly models: ServedModels;
   readonly chunkRows: number;
+  /** Drift sketches of what is scored (written when the part is done). */
+  readonly sketches?: SketchRecorder;
 }
 
 const partKeys = (task: { job: { model: string; runId: string } }, index: number) => ({
@@ -30,7 +33,7 @@ export async function scorePart(deps: PartDeps, task: PartTask): Promise<PartRes
   const keys = partKeys(task, part.index);
   const scored = new LineUpload(deps.s3, job.bucket, keys.scored, contentTypeOf(split.format));
   const errors = new LineUpload(deps.s3, job.bucket, keys.errors, 'application/x-ndjson');
-  const common = { s3: deps.s3, bucket: job.bucket, key: job.key, size: job.size, served, chunkRows: deps.chunkRows, scored, errors };
+  const common = { s3: deps.s3, bucket: job.bucket, key: job.key, size: job.size, served, chunkRows: deps.chunkRows, scored, errors, ...(deps.sketches ? { sketches: deps.sketches } : {}) };
   try {
     const result =
       split.format === 'parquet'
@@ -48,6 +51,7 @@ export async function scorePart(deps: PartDeps, task: PartTask): Promise<PartRes
           : { rows: { in: 0, scored: 0, rejected: 0 } };
     await scored.finish();
     await errors.finish();
+    await deps.sketches?.flush();
     const { in: rowsIn, scored: scoredRows, rejected } = result.rows;
     return { index: part.index, rowsIn, scored: scoredRows, rejected, scoredKey: keys.scored, errorsKey: keys.errors, millis: Date.now() - started };
   } catch (error) {

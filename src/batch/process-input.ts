@@ -1,3 +1,5 @@
+import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
+import type { FeatureRecord } from '../core/validation/record-validator.js';
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
@@ -20,6 +22,8 @@ export interface ProcessOptions {
   readonly key: string;
   readonly size: number;
   readonly served: ServedModel;
+  /** Counts what is scored into drift sketches. */
+  readonly sketches?: SketchRecorder;
   readonly chunkRows: number;
   readonly scored: LineUpload;
   readonly errors: LineUpload;
@@ -40,7 +44,7 @@ export interface ProcessResult {
 export async function processText(
   options: ProcessOptions & { format: TextFormat; gzip: boolean; range?: { start: number; end: number }; header?: string[]; firstRow?: number; writeHeader: boolean },
 ): Promise<ProcessResult> {
-  const scorer = new ChunkScorer(options.served, options.format);
+  const scorer = new ChunkScorer(options.served, options.format, observerOf(options));
   const rows: Counts = { in: 0, scored: 0, rejected: 0 };
   const hash = options.range ? undefined : createHash('sha256');
   let ignoredColumns: string[] = [];
@@ -99,7 +103,7 @@ export async function processParquet(options: ProcessOptions & { rowRange?: [num
   const file = s3AsyncBuffer(options.s3, options.bucket, options.key, options.size);
   const metadata = await readParquetMetadata(file);
   const columns = flatColumns(metadata);
-  const scorer = new ChunkScorer(options.served, 'parquet');
+  const scorer = new ChunkScorer(options.served, 'parquet', observerOf(options));
   const ignoredColumns = scorer.acceptHeader(columns);
   const label = options.served.spec.label.positive;
   const writer = new ScoredParquetWriter(options.scored, columns, outputSchema(metadata, typeof label as 'string' | 'number' | 'boolean'));
@@ -154,4 +158,11 @@ function gzipProblem(error: unknown): string | null {
   if ((error as Error).message === 'unexpected end of file') return 'the gzip stream is truncated (unexpected end of file)';
   if (code.startsWith('Z_')) return `the file is not valid gzip: ${(error as Error).message}`;
   return null;
+}
+
+/** Feeds scored chunks to the sketch recorder, when there is one. */
+function observerOf(options: ProcessOptions) {
+  const { served, sketches } = options;
+  if (!sketches) return undefined;
+  return (records: readonly FeatureRecord[], scores: ArrayLike<number>, at: number) => sketches.observe(served.name, served.version.version, served.baseline, records, scores, at);
 }

@@ -1,3 +1,4 @@
+import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { deleteObject, LineUpload, moveObject, putJson } from '../aws/s3-streams.js';
 import { NotFoundError } from '../core/errors.js';
@@ -12,6 +13,8 @@ export interface ScoreFileDeps {
   readonly s3: S3Client;
   readonly models: ServedModels;
   readonly chunkRows: number;
+  /** Drift sketches of what is scored (written when the file is done). */
+  readonly sketches?: SketchRecorder;
   /** Progress after each chunk (rows so far). */
   readonly onProgress?: (rows: BatchManifest['rows']) => void;
 }
@@ -78,7 +81,17 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
   errorsUpload = new LineUpload(deps.s3, job.bucket, tmpErrors, 'application/x-ndjson');
   let result: ProcessResult;
   try {
-    const common = { s3: deps.s3, bucket: job.bucket, key: job.key, size: job.size, served, chunkRows: deps.chunkRows, scored: scoredUpload, errors: errorsUpload };
+    const common = {
+      s3: deps.s3,
+      bucket: job.bucket,
+      key: job.key,
+      size: job.size,
+      served,
+      chunkRows: deps.chunkRows,
+      scored: scoredUpload,
+      errors: errorsUpload,
+      ...(deps.sketches ? { sketches: deps.sketches } : {}),
+    };
     const progress = (counts: Counts) => {
       Object.assign(rows, counts);
       deps.onProgress?.(rows);
@@ -90,6 +103,8 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
     Object.assign(rows, result.rows);
     await scoredUpload.finish();
     await errorsUpload.finish();
+    // A retried file counts its rows again: the same rows, so the distributions the drift check sees hold.
+    await deps.sketches?.flush();
   } catch (error) {
     if (error instanceof BatchFileError) return fail(error.message, withModel);
     await fail('internal error; the job is retried', withModel);

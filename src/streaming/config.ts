@@ -7,6 +7,8 @@ export const streamConfigSchema = z.object({
   /** Scored events are put on this bus (detail-type `Prediction`). */
   EVENT_BUS_NAME: z.string().min(1),
   REGISTRY_CACHE_TTL_SECONDS: z.coerce.number().nonnegative().default(30),
+  /** How often the function writes its drift sketches. */
+  SKETCH_FLUSH_SECONDS: z.coerce.number().positive().default(60),
 });
 
 export type StreamConfig = z.infer<typeof streamConfigSchema>;

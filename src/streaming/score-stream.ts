@@ -1,3 +1,4 @@
+import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import { MlopsError } from '../core/errors.js';
 import { z } from 'zod';
 import { NotFoundError, ValidationError, type FieldIssue } from '../core/errors.js';
@@ -35,6 +36,8 @@ export interface ScoreStreamDeps {
   /** Resolves a model's production version (ServedModels in the function). */
   readonly models: { production(model: string): Promise<ServedModel> };
   readonly publisher: EventPublisher;
+  /** Drift sketches of what is scored. */
+  readonly sketches?: SketchRecorder;
 }
 
 /**
@@ -151,6 +154,8 @@ async function scoreGroup(
   }
   const entityKey = served.spec.entity?.key;
   const at = now();
+  deps.sketches?.observe(served.name, served.version.version, served.baseline, valid.map((v) => v.record), batch.scores, at);
+  deps.sketches?.maybeFlush();
   valid.forEach(({ member }, i) => {
     const record = records[member.index]!;
     const entityId = entityKey ? entityIdOf(member.instance, entityKey) : undefined;

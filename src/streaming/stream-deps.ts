@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
 import { EventBridgeEventPublisher } from '../aws/eventbridge-publisher.js';
@@ -12,11 +14,14 @@ export interface StreamDeps {
   readonly config: StreamConfig;
   readonly models: ServedModels;
   readonly publisher: EventPublisher;
+  readonly sketches: SketchRecorder;
 }
 
 export interface StreamHooks {
   /** The registry could not be read; the last good deployment state keeps serving. */
   onStaleState?(model: string, error: unknown): void;
+  /** Sketch observations could not be written. */
+  onSketchDropped?(rows: number, error?: unknown): void;
 }
 
 /**
@@ -51,5 +56,10 @@ export async function buildStreamDeps(env: Record<string, string | undefined>, h
     ttlMs: config.REGISTRY_CACHE_TTL_SECONDS * 1000,
     ...(hooks.onStaleState ? { onStaleState: hooks.onStaleState } : {}),
   });
-  return { config, models, publisher: new EventBridgeEventPublisher(getEventBridgeClient(), config.EVENT_BUS_NAME) };
+  const sketches = new SketchRecorder(store, {
+    flushMs: config.SKETCH_FLUSH_SECONDS * 1000,
+    writerId: `stream-${randomBytes(4).toString('hex')}`,
+    onDropped: hooks.onSketchDropped ?? (() => undefined),
+  });
+  return { config, models, publisher: new EventBridgeEventPublisher(getEventBridgeClient(), config.EVENT_BUS_NAME), sketches };
 }

@@ -13,4 +13,6 @@ export const streamMetrics = {
   recordsRetried: 'StreamRecordsRetried',
   /** Registry unreachable: the last good deployment state kept serving. */
   registryStale: 'RegistryStale',
+  /** Observations whose drift sketch could not be written. */
+  sketchDropped: 'SketchDropped',
 } as const;

@@ -412,15 +412,23 @@ describe('BatchStack', () => {
       }
     });
 
-    it.each(Object.values(BATCH_SERVICES))('gives %s no wildcard S3 action and no S3 access to other buckets but artifacts/', (service) => {
+    it.each(Object.values(BATCH_SERVICES))('gives %s no wildcard S3 action and no S3 access to other buckets but artifacts/ and sketches/', (service) => {
       for (const statement of withPrefix(statementsOf(service), 's3:')) {
         expect(actionsOf(statement).filter((action) => action.includes('*'))).toEqual([]);
         for (const resource of resourcesOf(statement)) {
           const text = JSON.stringify(resource);
           const onBatch = text.includes(JSON.stringify(batchBucketArn()));
-          const onArtifacts = JSON.stringify(resource) === JSON.stringify({ 'Fn::Join': ['', [artifactBucketArn(), '/artifacts/*']] });
+          const onArtifacts = ['artifacts', 'sketches'].some((p) => text === JSON.stringify({ 'Fn::Join': ['', [artifactBucketArn(), `/${p}/*`]] }));
           expect(onBatch || onArtifacts, text).toBe(true);
         }
+      }
+    });
+
+    it('lets the two scoring functions, and only them, write drift sketches: s3:PutObject on sketches/', () => {
+      for (const service of Object.values(BATCH_SERVICES)) {
+        const writes = statementsOf(service).filter((s) => s.Sid === 'WriteDriftSketches');
+        const scoring = service === BATCH_SERVICES.score || service === BATCH_SERVICES.scorePart;
+        expect(writes, service).toEqual(scoring ? [expect.objectContaining({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [artifactBucketArn(), '/sketches/*']] } })] : []);
       }
     });
 
@@ -444,7 +452,7 @@ describe('BatchStack', () => {
     it('lets the functions that load a model read artifacts/ with s3:GetObject only, and MarkFailed nothing', () => {
       const artifacts = JSON.stringify(artifactBucketArn());
       for (const service of Object.values(BATCH_SERVICES)) {
-        const reads = statementsOf(service).filter((s) => JSON.stringify(resourcesOf(s)).includes(artifacts));
+        const reads = statementsOf(service).filter((s) => JSON.stringify(resourcesOf(s)).includes(artifacts) && s.Sid !== 'WriteDriftSketches');
         if ((MODEL_LOADERS as string[]).includes(service)) {
           expect(reads.flatMap(actionsOf), service).toEqual(['s3:GetObject']);
           expect(reads.flatMap(resourcesOf), service).toEqual([{ 'Fn::Join': ['', [artifactBucketArn(), '/artifacts/*']] }]);

@@ -130,14 +130,14 @@ describe('StreamingStack', () => {
       for (const statement of kinesis) expect(resourcesOf(statement)).toEqual([{ 'Fn::GetAtt': [streamId(), 'Arn'] }]);
     });
 
-    it('reads the registry (read-only) and model artifacts, and writes no S3 object', () => {
+    it('reads the registry (read-only) and model artifacts, and writes drift sketches only', () => {
       const dynamodb = withPrefix(statements(), 'dynamodb:');
       expect(dynamodb.flatMap(actionsOf)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
       expect(dynamodb.flatMap(actionsOf).filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action))).toEqual([]);
       const s3 = withPrefix(statements(), 's3:');
-      expect(s3.flatMap(actionsOf)).toEqual(['s3:GetObject']);
+      expect(s3.flatMap(actionsOf)).toEqual(['s3:GetObject', 's3:PutObject']);
       const artifactBucketArn = importOf(data, { 'Fn::GetAtt': [dataIds(synth).artifactBucket, 'Arn'] });
-      expect(s3.flatMap(resourcesOf)).toEqual([{ 'Fn::Join': ['', [artifactBucketArn, '/artifacts/*']] }]);
+      expect(s3.flatMap(resourcesOf)).toEqual(['artifacts', 'sketches'].map((p) => ({ 'Fn::Join': ['', [artifactBucketArn, `/${p}/*`]] })));
     });
 
     it('sends messages to its failed-records queue only, and uses the stage key only', () => {
