@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exactNumericDrift, type ExactDrift } from '../src/core/drift/exact.js';
+import { compareWithBaseline, defaultDriftThresholds } from '../src/core/drift/check.js';
+import { exactNumericDrift, quantileEdges, type ExactDrift } from '../src/core/drift/exact.js';
+import { layoutHash, mergeSketches, SCORE_EDGES, SketchAccumulator, type Baseline, type SketchLayout } from '../src/core/drift/sketch.js';
 import { Rng } from '../src/core/random.js';
 import { round } from './stats.js';
 
@@ -25,10 +27,11 @@ const SHIFTED = new Set([2, 5, 11, 18]);
 type Peer = { tool: string; seconds: number; rowsPerSecond: number; features: ExactDrift[] };
 
 /**
- * `npm run bench -- drift-exact`: exact drift (quantile-bin PSI and JS distance, raw-sample Wasserstein) of a
+ * `npm run bench -- drift`: exact drift (quantile-bin PSI and JS distance, raw-sample Wasserstein) of a
  * current dataset against a reference, N rows x 20 numeric features each (N = BENCH_DRIFT_ROWS, default 1M),
  * side by side with numpy + scipy doing the same on the same bytes (bench/peers/drift_peer.py), and checking that
- * both agree. BENCH_SKIP_PEER=1 skips the peer; BENCH_PYTHON picks the interpreter.
+ * both agree; then the sketch-based check the drift function runs, whose time must not grow with traffic.
+ * BENCH_SKIP_PEER=1 skips the peer; BENCH_PYTHON picks the interpreter.
  */
 export async function benchDriftExact(): Promise<Record<string, unknown>> {
   const rows = Number(process.env.BENCH_DRIFT_ROWS ?? 1_000_000);
@@ -36,8 +39,9 @@ export async function benchDriftExact(): Promise<Record<string, unknown>> {
   const current = generate(rows, new Rng(2027), true);
   const ts = timeOurs(reference, current, rows);
   const peer = runPeer(reference, current, rows);
+  const sketches = benchSketchCheck(reference, current, rows);
   return {
-    benchmark: 'drift-exact',
+    benchmark: 'drift',
     rows,
     features: FEATURES,
     bins: 10,
@@ -48,6 +52,71 @@ export async function benchDriftExact(): Promise<Record<string, unknown>> {
     peer: 'skipped' in peer ? peer : { tool: peer.tool, seconds: round(peer.seconds, 3), rowsPerSecond: Math.round(peer.rowsPerSecond) },
     ratio: 'skipped' in peer ? null : round(peer.seconds / ts.seconds, 2),
     maxAbsDiff: 'skipped' in peer ? null : maxAbsDiff(ts.results, peer.features),
+    sketchCheck: sketches,
+  };
+}
+
+/**
+ * The production path: the same current data counted into sketches by 60 writers (containers), then the check
+ * (merge + compare with the baseline) timed for windows of 10k, 100k and N rows. Its cost is features x bins x
+ * writers, so it must not grow with the rows.
+ */
+function benchSketchCheck(reference: Float64Array, current: Float64Array, rows: number) {
+  const names = Array.from({ length: FEATURES }, (_, f) => `f${f}`);
+  const layout: SketchLayout = {
+    features: names.map((name, f) => {
+      const col = column(reference, rows, f);
+      let min = Infinity;
+      let max = -Infinity;
+      let sum = 0;
+      for (const v of col) {
+        min = Math.min(min, v);
+        max = Math.max(max, v);
+        sum += v;
+      }
+      const mean = sum / col.length;
+      const std = Math.sqrt(col.reduce((a, v) => a + (v - mean) ** 2, 0) / col.length);
+      return { kind: 'numeric' as const, name, edges: Array.from(quantileEdges(col, 10)), min, max, std };
+    }),
+    scoreEdges: SCORE_EDGES,
+  };
+  const hash = layoutHash(layout);
+  const count = (data: Float64Array, from: number, to: number, acc: SketchAccumulator) => {
+    const record: Record<string, number> = {};
+    for (let r = from; r < to; r++) {
+      for (let f = 0; f < FEATURES; f++) record[names[f]!] = data[f * rows + r]!;
+      acc.add(record, 0.5, r);
+    }
+  };
+  const base = new SketchAccumulator(layout, hash);
+  count(reference, 0, rows, base);
+  const baseline: Baseline = { layout, layoutHash: hash, sketch: base.toSketch('bench', 1) };
+  const writers = 60;
+  const windows = [10_000, 100_000, rows].filter((n, i, all) => n <= rows && all.indexOf(n) === i);
+  let countSeconds = 0;
+  const checks = windows.map((windowRows) => {
+    const sketches = [];
+    const t0 = process.hrtime.bigint();
+    for (let w = 0; w < writers; w++) {
+      const acc = new SketchAccumulator(layout, hash);
+      count(current, Math.floor((w * windowRows) / writers), Math.floor(((w + 1) * windowRows) / writers), acc);
+      sketches.push(acc.toSketch('bench', 1));
+    }
+    if (windowRows === rows) countSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const times: number[] = [];
+    let drifted: string[] = [];
+    for (let i = 0; i < 21; i++) {
+      const t = process.hrtime.bigint();
+      const result = compareWithBaseline(baseline, mergeSketches(layout, hash, 'bench', 1, sketches), { ...defaultDriftThresholds, minRows: 1 });
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+      drifted = result.features.filter((x) => x.drifted).map((x) => x.name);
+    }
+    return { windowRows, writers, checkMs: round(times.sort((a, b) => a - b)[10]!, 3), driftedFeatures: drifted };
+  });
+  return {
+    method: 'decile bins + out-of-range per feature fixed from the reference; 60 writer sketches merged, then PSI/JS/Wasserstein/missing per feature',
+    countingAtSource: { rows, seconds: round(countSeconds, 3), rowsPerSecond: Math.round(rows / countSeconds) },
+    checks,
   };
 }
 
