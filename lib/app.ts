@@ -4,6 +4,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadStageConfig, stackName, type StageConfig } from './config.js';
 import { BatchStack } from './stacks/batch-stack.js';
 import { DataStack } from './stacks/data-stack.js';
+import { MonitoringStack } from './stacks/monitoring-stack.js';
 import { ServingStack } from './stacks/serving-stack.js';
 import { StreamingStack } from './stacks/streaming-stack.js';
 
@@ -13,6 +14,7 @@ export interface MlopsApp {
   readonly serving: ServingStack;
   readonly batch: BatchStack;
   readonly streaming: StreamingStack;
+  readonly monitoring: MonitoringStack;
 }
 
 /**
@@ -23,14 +25,16 @@ export interface MlopsApp {
  * @example
  * ```ts
  * const app = new App({ context: { stage: 'dev' } });
- * const { serving, batch, streaming } = buildApp(app);
+ * const { serving, batch, streaming, monitoring } = buildApp(app);
  * app.synth();
  * ```
  */
 export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): MlopsApp {
-  // Serving, Batch and Streaming import Data's outputs. Keep CloudFormation exports ("strong" references, which
-  // stop Data from removing an output another stack still uses) explicitly, unless cdk.json chose otherwise.
-  // Nothing in Data refers to the other stacks (see BatchStack for the bucket notifications), so no cycle.
+  // Serving, Batch, Streaming and Monitoring import Data's outputs. Keep CloudFormation exports ("strong"
+  // references, which stop Data from removing an output another stack still uses) explicitly, unless cdk.json
+  // chose otherwise.
+  // Nothing in Data refers to the other stacks (see BatchStack for the bucket notifications, MonitoringStack for
+  // the key policy statement it adds by name), so no cycle.
   if (app.node.tryGetContext(DEFAULT_CROSS_STACK_REFERENCES) === undefined) {
     app.node.setContext(DEFAULT_CROSS_STACK_REFERENCES, 'strong');
   }
@@ -63,9 +67,16 @@ export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): 
     artifactBucket: data.artifactBucket,
     registryTable: data.registryTable,
   });
+  const monitoring = new MonitoringStack(app, stackName(config, 'Monitoring'), {
+    config,
+    description: `serverless-mlops ${config.stage}: scheduled drift checks, model alarms, pager topic, dashboards`,
+    key: data.key,
+    artifactBucket: data.artifactBucket,
+    registryTable: data.registryTable,
+  });
 
   Tags.of(app).add('project', 'serverless-mlops');
   Tags.of(app).add('stage', config.stage);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { config, data, serving, batch, streaming };
+  return { config, data, serving, batch, streaming, monitoring };
 }

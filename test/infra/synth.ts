@@ -17,6 +17,7 @@ export interface Synthesized extends MlopsApp {
   readonly servingTemplate: Template;
   readonly batchTemplate: Template;
   readonly streamingTemplate: Template;
+  readonly monitoringTemplate: Template;
   /** Removes the temporary cloud assembly. */
   dispose(): void;
 }
@@ -34,6 +35,7 @@ export function synthesize(overrides: StageConfigOverrides & { stage?: string } 
       servingTemplate: Template.fromStack(built.serving),
       batchTemplate: Template.fromStack(built.batch),
       streamingTemplate: Template.fromStack(built.streaming),
+      monitoringTemplate: Template.fromStack(built.monitoring),
       dispose: () => fs.rmSync(outdir, { recursive: true, force: true }),
     };
   } catch (error) {
