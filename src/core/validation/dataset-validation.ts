@@ -1,0 +1,474 @@
+import type { DatasetRows } from '../data/dataset.js';
+import type { FeatureSpec, ModelSpec } from '../spec/model-spec.js';
+import { readLabel, readTrainingRows } from '../training/train-model.js';
+
+/**
+ * The limits a dataset must meet before the pipeline trains on it (the Validate step). Fractions are in 0..1.
+ *
+ * Which check catches what:
+ * - Row validity (types, required fields, ranges, closed category sets, unknown fields, label values) is decided
+ *   by the spec's record validator, through `readTrainingRows`, exactly as training decides it: `invalidRows`.
+ * - Out-of-range values and unknown categories also make their row invalid there; they are counted again per
+ *   feature on the raw values, against their own limits, so that a systematic problem with one feature (a unit
+ *   change, a new category upstream) is named even while the share of invalid rows stays within its limit.
+ * - A missing value of a required feature also makes its row invalid; `missingRate` names the feature, and a
+ *   required feature may have none at all (unless `maxMissingRateByFeature` says otherwise).
+ */
+export interface DatasetValidationThresholds {
+  /** Fewest valid rows (rows training would keep). */
+  readonly minRows: number;
+  /** Most rows the record validator may reject, as a share of all rows; also bounds rows without a label. */
+  readonly maxInvalidRowFraction: number;
+  /** Most missing (absent, null or blank) values per optional feature, as a share of all rows. */
+  readonly maxMissingRate: number;
+  /** Per-feature overrides of the missing-rate limit (required features otherwise get 0). */
+  readonly maxMissingRateByFeature?: Readonly<Record<string, number>>;
+  /** Most present values outside a numeric feature's [min, max], as a share of its present values. */
+  readonly maxOutOfRangeFraction: number;
+  /** Most present values outside a categorical feature's closed set, as a share of its present values. */
+  readonly maxUnknownCategoryFraction: number;
+  /** Bounds of the share of positive labels among labelled rows. */
+  readonly minPositiveRate: number;
+  readonly maxPositiveRate: number;
+  /** Most valid rows that repeat an earlier valid row (same feature values and label), as a share of valid rows. */
+  readonly maxDuplicateRate: number;
+}
+
+export const defaultDatasetValidationThresholds: DatasetValidationThresholds = Object.freeze({
+  minRows: 1000,
+  maxInvalidRowFraction: 0.05,
+  maxMissingRate: 0.2,
+  maxOutOfRangeFraction: 0.01,
+  maxUnknownCategoryFraction: 0.05,
+  minPositiveRate: 0.01,
+  maxPositiveRate: 0.99,
+  maxDuplicateRate: 0.05,
+});
+
+export interface CountAndFraction {
+  readonly count: number;
+  readonly fraction: number;
+}
+
+export interface FeatureValidation {
+  readonly name: string;
+  readonly type: FeatureSpec['type'];
+  readonly required: boolean;
+  readonly pii: boolean;
+  /** Missing (absent, null or blank) values as a share of all rows. */
+  readonly missingRate: number;
+  /** Numeric features with a min or max: present values outside the range (share of present values). */
+  readonly outOfRange?: CountAndFraction;
+  /** Categorical features with a closed set: values outside it; `examples` (up to 5) never for PII features. */
+  readonly unknownCategories?: CountAndFraction & { readonly examples?: readonly string[] };
+  /** Numeric: over the parseable present values, out-of-range ones included. Timestamps: epoch ms. Never for PII. */
+  readonly min?: number;
+  readonly max?: number;
+  readonly mean?: number;
+  /** Categorical and boolean features: number of distinct present values. */
+  readonly distinct?: number;
+}
+
+export interface ValidationCheck {
+  /** Stable name, e.g. `rows.min`, `feature.missingRate[age]`. */
+  readonly check: string;
+  readonly feature?: string;
+  readonly ok: boolean;
+  readonly value: number;
+  readonly limit: number;
+  /** `>=`: the value must be at least the limit; `<=`: at most. */
+  readonly comparison: '>=' | '<=';
+  /** A sentence naming the value and the limit; the only data values it may quote are unknown categories of non-PII features. */
+  readonly detail: string;
+}
+
+export interface DatasetValidationReport {
+  readonly ok: boolean;
+  readonly rows: { readonly total: number; readonly valid: number; readonly invalid: number };
+  /** `present`: rows whose label is the positive or negative value; `missing`: all other rows. */
+  readonly labels: {
+    readonly present: number;
+    readonly missing: number;
+    readonly positives: number;
+    readonly negatives: number;
+    readonly positiveRate: number;
+  };
+  /** Valid rows repeating an earlier valid row (same feature values and label), and their share of valid rows. */
+  readonly duplicates: { readonly count: number; readonly rate: number };
+  readonly features: readonly FeatureValidation[];
+  readonly checks: readonly ValidationCheck[];
+  /** One sentence per failed check, in check order. */
+  readonly failures: readonly string[];
+  /** The first 20 rejections (1-based data row number, field, reason; a row with several issues appears once per issue); never values. */
+  readonly firstInvalidRows: readonly { readonly row: number; readonly field: string; readonly reason: string }[];
+  readonly thresholds: DatasetValidationThresholds;
+}
+
+const MAX_INVALID_ROWS = 20;
+const MAX_EXAMPLES = 5;
+const MAX_EXAMPLE_LENGTH = 64;
+
+/**
+ * Validates a dataset against a spec before training and reports every rule with its value and limit.
+ * Pure and single-pass per concern; the report is plain JSON and holds no PII values.
+ *
+ * @example
+ * const report = validateDataset(spec, parseDataset(csvText, 'csv'), { minRows: 5000 });
+ * if (!report.ok) throw new Error(report.failures.join('\n'));
+ */
+export function validateDataset(
+  spec: ModelSpec,
+  data: DatasetRows,
+  thresholds: Partial<DatasetValidationThresholds> = defaultDatasetValidationThresholds,
+): DatasetValidationReport {
+  const given = Object.fromEntries(Object.entries(thresholds).filter(([, v]) => v !== undefined));
+  const t: DatasetValidationThresholds = { ...defaultDatasetValidationThresholds, ...given };
+  const { records, labels, rejections, rejected, total } = readTrainingRows(spec, data);
+  const valid = records.length;
+
+  // Labels over all rows (not only valid ones), so a broken feature does not hide the label's state.
+  let positives = 0;
+  let negatives = 0;
+  const csv = data.format === 'csv';
+  const accs = spec.features.map((f) => new FeatureAccumulator(f, csv));
+  const objects = data.rows.map((raw) =>
+    raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Readonly<Record<string, unknown>>) : undefined,
+  );
+  for (const obj of objects) {
+    const label = readLabel(spec, obj?.[spec.label.name]);
+    if (label === 1) positives++;
+    else if (label === 0) negatives++;
+  }
+  // Feature by feature: each loop reads one key from rows of one shape, and one branch of `add` runs.
+  for (const acc of accs) {
+    const name = acc.feature.name;
+    for (const obj of objects) acc.add(obj?.[name]);
+  }
+  const present = positives + negatives;
+  const positiveRate = ratio(positives, present);
+
+  const seen = new Set<number>();
+  let duplicateCount = 0;
+  const names = spec.features.map((f) => f.name);
+  const hasher = new RowHasher();
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    hasher.reset();
+    hasher.value(labels[i]!);
+    for (const n of names) hasher.value(record[n]!);
+    const key = hasher.digest();
+    if (seen.has(key)) duplicateCount++;
+    else seen.add(key);
+  }
+  const duplicateRate = ratio(duplicateCount, valid);
+
+  const columnAbsent = (name: string) => data.format === 'csv' && !data.columns.includes(name);
+  const checks: ValidationCheck[] = [];
+  const add = (check: string, value: number, limit: number, comparison: '>=' | '<=', detail: string, feature?: string) =>
+    checks.push({ check, ...(feature !== undefined && { feature }), ok: comparison === '>=' ? value >= limit : value <= limit, value, limit, comparison, detail });
+
+  add('rows.min', valid, t.minRows, '>=', `${valid} valid rows of ${total}; at least ${t.minRows} are needed`);
+  const invalidFraction = ratio(rejected, total);
+  add('rows.invalidFraction', invalidFraction, t.maxInvalidRowFraction, '<=', `${rejected} of ${total} rows (${pct(invalidFraction)}) are invalid; at most ${pct(t.maxInvalidRowFraction)} may be`);
+  const labelMissing = ratio(total - present, total);
+  add(
+    'label.missingFraction',
+    labelMissing,
+    t.maxInvalidRowFraction,
+    '<=',
+    `label "${spec.label.name}" is missing or neither ${String(spec.label.positive)} nor ${String(spec.label.negative)} in ${total - present} of ${total} rows (${pct(labelMissing)})${columnAbsent(spec.label.name) ? ', the column is absent' : ''}; at most ${pct(t.maxInvalidRowFraction)} may be`,
+  );
+  const rateText = present === 0 ? 'no row has a label' : `${positives} of ${present} labelled rows (${pct(positiveRate)}) are positive`;
+  add('label.positiveRate.min', positiveRate, t.minPositiveRate, '>=', `${rateText}; at least ${pct(t.minPositiveRate)} must be`);
+  add('label.positiveRate.max', positiveRate, t.maxPositiveRate, '<=', `${rateText}; at most ${pct(t.maxPositiveRate)} may be`);
+  add('duplicates.rate', duplicateRate, t.maxDuplicateRate, '<=', `${duplicateCount} of ${valid} valid rows (${pct(duplicateRate)}) repeat an earlier row; at most ${pct(t.maxDuplicateRate)} may`);
+
+  const features = accs.map((acc) => {
+    const f = acc.feature;
+    const report = acc.report(total);
+    const missingLimit = t.maxMissingRateByFeature?.[f.name] ?? (f.required ? 0 : t.maxMissingRate);
+    const absent = columnAbsent(f.name) ? ', the column is absent' : '';
+    add(
+      `feature.missingRate[${f.name}]`,
+      report.missingRate,
+      missingLimit,
+      '<=',
+      `${f.required ? 'required' : 'optional'} feature "${f.name}" is missing in ${acc.missing} of ${total} rows (${pct(report.missingRate)})${absent}; at most ${pct(missingLimit)} may be`,
+      f.name,
+    );
+    if (report.outOfRange && f.type === 'numeric')
+      add(
+        `feature.outOfRangeFraction[${f.name}]`,
+        report.outOfRange.fraction,
+        t.maxOutOfRangeFraction,
+        '<=',
+        `${report.outOfRange.count} of ${acc.present} present values of "${f.name}" (${pct(report.outOfRange.fraction)}) are outside [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]; at most ${pct(t.maxOutOfRangeFraction)} may be`,
+        f.name,
+      );
+    if (report.unknownCategories)
+      add(
+        `feature.unknownCategoryFraction[${f.name}]`,
+        report.unknownCategories.fraction,
+        t.maxUnknownCategoryFraction,
+        '<=',
+        `${report.unknownCategories.count} of ${acc.present} present values of "${f.name}" (${pct(report.unknownCategories.fraction)}) are not among its categories${examplesText(report.unknownCategories.examples)}; at most ${pct(t.maxUnknownCategoryFraction)} may be`,
+        f.name,
+      );
+    return report;
+  });
+
+  const failures = checks.filter((c) => !c.ok).map((c) => `${c.check} failed: ${c.detail} (value ${formatNumber(c.value)}, limit ${c.comparison} ${formatNumber(c.limit)}).`);
+  return {
+    ok: failures.length === 0,
+    rows: { total, valid, invalid: rejected },
+    labels: { present, missing: total - present, positives, negatives, positiveRate },
+    duplicates: { count: duplicateCount, rate: duplicateRate },
+    features,
+    checks,
+    failures,
+    firstInvalidRows: firstInvalidRows(rejections),
+    thresholds: t,
+  };
+}
+
+/**
+ * The report as plain text for people: the verdict, the failures, the table of checks, the first invalid rows
+ * and a per-feature summary.
+ */
+export function formatValidationReport(report: DatasetValidationReport): string {
+  const failed = report.checks.filter((c) => !c.ok).length;
+  const lines: string[] = [
+    `Dataset validation: ${report.ok ? 'PASSED' : 'FAILED'} (${failed} of ${report.checks.length} checks failed)`,
+    `Rows: ${report.rows.total} total, ${report.rows.valid} valid, ${report.rows.invalid} invalid`,
+    `Labels: ${report.labels.present} present, ${report.labels.missing} missing; ${report.labels.positives} positive, ${report.labels.negatives} negative (positive rate ${pct(report.labels.positiveRate)})`,
+    `Duplicates: ${report.duplicates.count} (${pct(report.duplicates.rate)} of valid rows)`,
+  ];
+  if (report.failures.length > 0) lines.push('', 'Failures:', ...report.failures.map((f) => `  - ${f}`));
+  const ordered = [...report.checks.filter((c) => !c.ok), ...report.checks.filter((c) => c.ok)];
+  lines.push(
+    '',
+    'Checks:',
+    ...table(
+      ['STATUS', 'CHECK', 'VALUE', 'LIMIT'],
+      ordered.map((c) => [c.ok ? 'ok' : 'FAIL', c.check, formatNumber(c.value), `${c.comparison} ${formatNumber(c.limit)}`]),
+    ),
+  );
+  if (report.firstInvalidRows.length > 0)
+    lines.push('', 'First invalid rows:', ...table(['ROW', 'FIELD', 'REASON'], report.firstInvalidRows.map((r) => [String(r.row), r.field, r.reason])));
+  const opt = (v: number | undefined, type?: string) =>
+    v === undefined ? '' : type === 'timestamp' && Math.abs(v) <= 8.64e15 ? new Date(v).toISOString() : formatNumber(v);
+  lines.push(
+    '',
+    'Features:',
+    ...table(
+      ['FEATURE', 'TYPE', 'MISSING', 'OUT OF RANGE', 'UNKNOWN CAT.', 'MIN', 'MAX', 'MEAN', 'DISTINCT'],
+      report.features.map((f) => [
+        f.pii ? `${f.name} (pii)` : f.name,
+        f.type,
+        pct(f.missingRate),
+        f.outOfRange ? pct(f.outOfRange.fraction) : '',
+        f.unknownCategories ? pct(f.unknownCategories.fraction) : '',
+        opt(f.min, f.type),
+        opt(f.max, f.type),
+        opt(f.mean),
+        opt(f.distinct),
+      ]),
+    ),
+  );
+  return lines.join('\n') + '\n';
+}
+
+/** Per-feature statistics over raw values (CSV text cells or JSON values), read the way the validator reads them. */
+class FeatureAccumulator {
+  missing = 0;
+  present = 0;
+  private outOfRange = 0;
+  private unknown = 0;
+  private readonly examples = new Set<string>();
+  private min = Infinity;
+  private max = -Infinity;
+  private sum = 0;
+  private numbers = 0;
+  private readonly distinct = new Set<string | boolean>();
+  private readonly categories: ReadonlySet<string> | null;
+  private readonly lower: number;
+  private readonly upper: number;
+
+  constructor(
+    readonly feature: FeatureSpec,
+    private readonly csv: boolean,
+  ) {
+    this.categories = feature.type === 'categorical' && feature.categories ? new Set(feature.categories) : null;
+    this.lower = feature.type === 'numeric' ? (feature.min ?? -Infinity) : -Infinity;
+    this.upper = feature.type === 'numeric' ? (feature.max ?? Infinity) : Infinity;
+  }
+
+  add(value: unknown): void {
+    if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
+      this.missing++;
+      return;
+    }
+    this.present++;
+    switch (this.feature.type) {
+      case 'numeric': {
+        const n = typeof value === 'number' ? value : this.csv && typeof value === 'string' ? Number(value.trim()) : NaN;
+        if (!Number.isFinite(n)) return; // a type error: the record validator rejects the row
+        this.number(n);
+        if (n < this.lower || n > this.upper) this.outOfRange++;
+        return;
+      }
+      case 'timestamp': {
+        let ms = NaN;
+        if (typeof value === 'number') ms = value;
+        else if (typeof value === 'string') {
+          const s = value.trim();
+          ms = this.csv && /^-?\d+$/.test(s) ? Number(s) : Date.parse(s);
+        }
+        if (Number.isFinite(ms)) this.number(ms);
+        return;
+      }
+      case 'boolean': {
+        let b: boolean | undefined;
+        if (typeof value === 'boolean') b = value;
+        else if (this.csv && typeof value === 'string') {
+          const s = value.trim().toLowerCase();
+          b = s === 'true' || s === '1' || s === 'yes' ? true : s === 'false' || s === '0' || s === 'no' ? false : undefined;
+        }
+        if (b !== undefined) this.distinct.add(b);
+        return;
+      }
+      case 'categorical': {
+        if (typeof value !== 'string') return;
+        const s = this.csv ? value.trim() : value;
+        this.distinct.add(s);
+        if (this.categories && !this.categories.has(s)) {
+          this.unknown++;
+          if (!this.feature.pii && this.examples.size < MAX_EXAMPLES) this.examples.add(s.slice(0, MAX_EXAMPLE_LENGTH));
+        }
+        return;
+      }
+    }
+  }
+
+  private number(n: number): void {
+    this.numbers++;
+    this.sum += n;
+    if (n < this.min) this.min = n;
+    if (n > this.max) this.max = n;
+  }
+
+  report(total: number): FeatureValidation {
+    const f = this.feature;
+    const base = { name: f.name, type: f.type, required: f.required, pii: f.pii, missingRate: ratio(this.missing, total) };
+    const stats = !f.pii && this.numbers > 0;
+    switch (f.type) {
+      case 'numeric':
+        return {
+          ...base,
+          ...((f.min !== undefined || f.max !== undefined) && { outOfRange: { count: this.outOfRange, fraction: ratio(this.outOfRange, this.present) } }),
+          ...(stats && { min: this.min, max: this.max, mean: this.sum / this.numbers }),
+        };
+      case 'timestamp':
+        return { ...base, ...(stats && { min: this.min, max: this.max }) };
+      case 'boolean':
+        return { ...base, distinct: this.distinct.size };
+      case 'categorical':
+        return {
+          ...base,
+          ...(this.categories && {
+            unknownCategories: {
+              count: this.unknown,
+              fraction: ratio(this.unknown, this.present),
+              ...(!f.pii && { examples: [...this.examples] }),
+            },
+          }),
+          distinct: this.distinct.size,
+        };
+    }
+  }
+}
+
+/** Rejections carry paths such as `row 12.age` or `row 3`; they become `{row: 12, field: 'age'}`. */
+function firstInvalidRows(rejections: readonly { field: string; reason: string }[]): DatasetValidationReport['firstInvalidRows'] {
+  const out: { row: number; field: string; reason: string }[] = [];
+  for (const issue of rejections) {
+    if (out.length >= MAX_INVALID_ROWS) break;
+    const m = /^row (\d+)(?:[.[](.*))?$/.exec(issue.field);
+    out.push(m ? { row: Number(m[1]), field: m[2] ? m[2].replace(/\]$/, '') : '(row)', reason: issue.reason } : { row: 0, field: issue.field, reason: issue.reason });
+  }
+  return out;
+}
+
+/**
+ * A 53-bit hash of a validated row (feature values in spec order, then the label), fed value by value with a
+ * type tag so that no canonical string has to be built: two 32-bit multiplicative hashes, mixed at the end.
+ * Duplicates are then found with a set of numbers; two distinct rows collide with odds of about n²/2^54
+ * (5e-5 for a million rows).
+ */
+class RowHasher {
+  private a = 0;
+  private b = 0;
+  private readonly f64 = new Float64Array(1);
+  private readonly u32 = new Uint32Array(this.f64.buffer);
+
+  reset(): void {
+    this.a = 0x811c9dc5;
+    this.b = 0x27d4eb2f;
+  }
+
+  value(v: number | string | boolean | null): void {
+    if (v === null) this.word(1);
+    else if (typeof v === 'boolean') this.word(v ? 2 : 3);
+    else if (typeof v === 'number') {
+      this.word(4);
+      this.f64[0] = v === 0 ? 0 : v; // -0 and 0 are the same value
+      this.word(this.u32[0]!);
+      this.word(this.u32[1]!);
+    } else {
+      this.word(5);
+      for (let i = 0; i < v.length; i++) this.word(v.charCodeAt(i));
+      this.word(v.length);
+    }
+  }
+
+  digest(): number {
+    let a = this.a;
+    let b = this.b;
+    a ^= a >>> 16;
+    a = Math.imul(a, 0x85ebca6b);
+    a ^= a >>> 13;
+    b ^= b >>> 16;
+    b = Math.imul(b, 0xc2b2ae35);
+    b ^= b >>> 16;
+    return (b >>> 0) * 0x200000 + ((a >>> 0) >>> 11);
+  }
+
+  private word(w: number): void {
+    this.a = Math.imul(this.a ^ w, 0x01000193);
+    const b = Math.imul(this.b ^ w, 0x5bd1e995);
+    this.b = b ^ (b >>> 15);
+  }
+}
+
+function examplesText(examples: readonly string[] | undefined): string {
+  return examples && examples.length > 0 ? ` (e.g. ${examples.map((e) => JSON.stringify(e)).join(', ')})` : '';
+}
+
+function ratio(n: number, d: number): number {
+  return d === 0 ? 0 : n / d;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(2)}%`;
+}
+
+function formatNumber(x: number): string {
+  if (Number.isInteger(x)) return String(x);
+  return Math.abs(x) >= 1000 ? x.toFixed(1) : String(Number(x.toPrecision(4)));
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => '  ' + cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)];
+}
