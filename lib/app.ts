@@ -5,6 +5,7 @@ import { loadStageConfig, stackName, type StageConfig } from './config.js';
 import { BatchStack } from './stacks/batch-stack.js';
 import { DataStack } from './stacks/data-stack.js';
 import { MonitoringStack } from './stacks/monitoring-stack.js';
+import { PipelineStack } from './stacks/pipeline-stack.js';
 import { ServingStack } from './stacks/serving-stack.js';
 import { StreamingStack } from './stacks/streaming-stack.js';
 
@@ -15,6 +16,7 @@ export interface MlopsApp {
   readonly batch: BatchStack;
   readonly streaming: StreamingStack;
   readonly monitoring: MonitoringStack;
+  readonly pipeline: PipelineStack;
 }
 
 /**
@@ -75,8 +77,16 @@ export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): 
     registryTable: data.registryTable,
   });
 
+  const pipeline = new PipelineStack(app, stackName(config, 'Pipeline'), {
+    config,
+    description: `serverless-mlops ${config.stage}: retraining state machine (SageMaker GPU training, evaluation, approval), triggers`,
+    key: data.key,
+    artifactBucket: data.artifactBucket,
+    registryTable: data.registryTable,
+  });
+
   Tags.of(app).add('project', 'serverless-mlops');
   Tags.of(app).add('stage', config.stage);
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  return { config, data, serving, batch, streaming, monitoring };
+  return { config, data, serving, batch, streaming, monitoring, pipeline };
 }

@@ -81,6 +81,27 @@ const featureName = z
 
 const unique = (values: readonly string[]) => new Set(values).size === values.length;
 
+/** The retraining pipeline (lib/stacks/pipeline-stack.ts). */
+const retrainingSchema = z.strictObject({
+  /** Models the pipeline's triggers start runs for (schedule, drift alerts, new data under training/<model>/data/). */
+  models: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,47}$/)).refine(unique, 'model names must be unique'),
+  /** The SageMaker framework container that runs training/train.py. */
+  trainingImage: z.string().min(1),
+  /** SageMaker instance type of the training job (GPU by default). */
+  instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.g5.xlarge'),
+  volumeSizeGb: z.number().int().min(1).max(16_384),
+  maxRuntimeHours: z.number().positive().max(24 * 5),
+  approvalTimeoutHours: z.number().positive().max(24 * 365),
+  rolloutMode: z.enum(['shadow', 'canary']),
+  canaryPercent: z.number().gt(0).max(100),
+  /** An EventBridge schedule expression (`rate(7 days)`, `cron(...)`), or null for no scheduled runs. */
+  schedule: z.string().regex(/^(rate|cron)\(.+\)$/).nullable(),
+  /** Start a run when the drift check raises `Model Drift Detected` for a model. */
+  retrainOnDrift: z.boolean(),
+  /** Hyperparameters of training/train.py (strings, as SageMaker passes them). */
+  hyperparameters: z.record(z.string(), z.string()),
+});
+
 const monitoringSchema = z.strictObject({
   /**
    * Models that get monitoring alarms and a dashboard (names as in their specs), each with the features whose
@@ -195,6 +216,7 @@ export const stageConfigSchema = z
     qualityMaxAucDrop: z.number().nonnegative().max(1),
     /** Alarms, pager and dashboards of the Monitoring stack. */
     monitoring: monitoringSchema,
+    retraining: retrainingSchema,
     /** Batch scoring: rows per ONNX call (`BATCH_CHUNK_ROWS`). */
     batchChunkRows: z.number().int().min(1).max(1_000_000),
     /** Dropped files larger than this (bytes) are scored by the state machine, smaller ones by batch-score. */
@@ -242,7 +264,7 @@ export type StageConfig = z.infer<typeof stageConfigSchema>;
 
 /** Fields a caller may override; nested objects may be given in part. */
 export type StageConfigOverrides = Partial<
-  Omit<StageConfig, 'throttle' | 'quota' | 'promotionGate' | 'rollout' | 'monitoring'>
+  Omit<StageConfig, 'throttle' | 'quota' | 'promotionGate' | 'rollout' | 'monitoring' | 'retraining'>
 > & {
   readonly throttle?: Partial<StageConfig['throttle']>;
   readonly quota?: Partial<StageConfig['quota']>;
@@ -250,6 +272,7 @@ export type StageConfigOverrides = Partial<
   readonly rollout?: Partial<StageConfig['rollout']>;
   /** `models` and `alertEmails`, when given, replace the defaults' lists. */
   readonly monitoring?: Partial<StageConfig['monitoring']>;
+  readonly retraining?: Partial<StageConfig['retraining']>;
 };
 
 /** The defaults for a stage before overrides: production-like stages keep data and logs longer. */
@@ -304,6 +327,20 @@ export function defaultStageConfig(stage: string, production = isProductionStage
       errorRatePercent: 1,
       alertEmails: [],
     },
+    retraining: {
+      models: ['credit-risk'],
+      // AWS Deep Learning Container for PyTorch training on GPU; the account id is the DLC registry's (us-east-1).
+      trainingImage: '763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.3.0-gpu-py311-cu121-ubuntu20.04-sagemaker',
+      instanceType: 'ml.g5.xlarge',
+      volumeSizeGb: 30,
+      maxRuntimeHours: 4,
+      approvalTimeoutHours: 72,
+      rolloutMode: 'canary',
+      canaryPercent: 10,
+      schedule: production ? 'rate(7 days)' : null,
+      retrainOnDrift: true,
+      hyperparameters: { seed: '42', epochs: '50', batch_size: '1024', learning_rate: '0.001', hidden: '32,16', patience: '5' },
+    },
     batchChunkRows: 8192,
     largeFileBytes: 256 * 1024 * 1024,
     partBytes: 64 * 1024 * 1024,
@@ -339,6 +376,7 @@ export function stageConfig(overrides: StageConfigOverrides & { stage?: string }
     promotionGate: { ...base.promotionGate, ...overrides.promotionGate },
     rollout: { ...base.rollout, ...overrides.rollout },
     monitoring: { ...base.monitoring, ...overrides.monitoring },
+    retraining: { ...base.retraining, ...overrides.retraining },
   };
   const parsed = stageConfigSchema.safeParse(merged);
   if (!parsed.success) {

@@ -24,6 +24,7 @@ export interface ArtifactRegistration {
   readonly hyperparameters: Record<string, unknown>;
   readonly seed: number;
   readonly trainer: NewModelVersion['trainer'];
+  readonly pipeline?: NewModelVersion['pipeline'];
   readonly createdBy: string;
   readonly environment: NewModelVersion['environment'];
   readonly gitSha?: string;
@@ -113,6 +114,7 @@ export async function registerArtifacts(registry: ModelRegistry, store: ObjectSt
       rows: input.dataset.rows,
     },
     trainer: input.trainer,
+    ...(input.pipeline ? { pipeline: input.pipeline } : {}),
     ...(input.gitSha ? { gitSha: input.gitSha } : {}),
     producerVersion: input.producerVersion,
     environment: input.environment,

@@ -49,6 +49,18 @@ export const modelVersionSchema = z.object({
     instanceType: z.string().optional(),
     jobName: z.string().optional(),
   }),
+  /** Set when a retraining pipeline run produced the version. */
+  pipeline: z
+    .object({
+      execution: z.string(),
+      trigger: z.string().optional(),
+      startedAt: z.string(),
+      /** Key of the run's snapshot manifest (sha256 per training object). */
+      snapshotManifest: z.string(),
+      trainingSeconds: z.number().optional(),
+      billableSeconds: z.number().optional(),
+    })
+    .optional(),
   gitSha: z.string().optional(),
   /** Version of this project that wrote the artifact (part of the ONNX bytes; needed to replay). */
   producerVersion: z.string().optional(),

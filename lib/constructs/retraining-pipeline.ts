@@ -1,0 +1,301 @@
+import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { PipelineStep } from '../../src/pipeline/step-dispatch.js';
+import type { RunOutcome } from '../../src/pipeline/run-state.js';
+import { LAMBDA_TRANSIENT_ERRORS } from './batch-state-machine.js';
+import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from './nag.js';
+
+/** State names of the retraining state machine (the local runner overrides tasks by these names). */
+export const PIPELINE_STATES = {
+  start: 'StartRun',
+  snapshot: 'Snapshot',
+  validate: 'Validate',
+  build: 'BuildTrainingSet',
+  train: 'Train',
+  evaluate: 'Evaluate',
+  gate: 'PassedGate',
+  register: 'Register',
+  rollout: 'Rollout',
+  approval: 'WaitForApproval',
+  timedOut: 'ApprovalTimedOut',
+  decision: 'Approved',
+  promote: 'Promote',
+  rejectByGate: 'RejectByGate',
+  rejectByReviewer: 'RejectByReviewer',
+  recordFailure: 'RecordFailure',
+  busy: 'AnotherRunInFlight',
+  succeeded: 'Promoted',
+  gateFailed: 'CandidateRejected',
+  reviewerRejected: 'RejectedByReviewer',
+  failed: 'RunFailed',
+} as const;
+
+export interface TrainingSettings {
+  /** The framework container running training/train.py (a SageMaker PyTorch training image). */
+  readonly image: string;
+  /** e.g. `ml.g5.xlarge`. */
+  readonly instanceType: string;
+  readonly volumeSizeGb: number;
+  readonly maxRuntime: Duration;
+  readonly hyperparameters: Readonly<Record<string, string>>;
+  /** s3:// URI of the entry point's source archive (sourcedir.tar.gz with train.py). */
+  readonly sourceUri: string;
+  /** Grants the training role read access to the source archive. */
+  readonly grantSourceRead: (role: iam.IGrantable) => void;
+}
+
+export interface RetrainingPipelineProps {
+  /** The pipeline-steps function: every Lambda state. */
+  readonly steps: lambda.IFunction;
+  readonly artifactBucket: s3.IBucket;
+  readonly key: kms.IKey;
+  readonly training: TrainingSettings;
+  readonly approvalTimeout: Duration;
+  readonly stateMachineName: string;
+  readonly logRetention: logs.RetentionDays;
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/** Prefix of the artifact bucket the training job reads (channels) and writes (model.tar.gz, checkpoints). */
+export const TRAINING_IO_PREFIX = 'pipeline/';
+
+/**
+ * The retraining state machine (JSONPath): lock -> snapshot -> validate -> build training set -> SageMaker
+ * training (.sync, GPU) -> evaluate against production on the same holdout -> gate -> register -> shadow or
+ * canary -> wait for a human (task token, timeout) -> promote; every failure and every rejection goes through
+ * the finish step, which takes the candidate's rollout back, records the outcome, releases the lock and notifies,
+ * so production is never changed by a run that did not end approved.
+ */
+export class RetrainingPipeline extends Construct {
+  public readonly stateMachine: sfn.StateMachine;
+  public readonly trainingRole: iam.Role;
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: RetrainingPipelineProps) {
+    super(scope, id);
+    const S = PIPELINE_STATES;
+    const step = (stateName: string, stepName: PipelineStep, resultPath: string, extra: Record<string, unknown> = {}) => {
+      const task = new tasks.LambdaInvoke(this, stateName, {
+        stateName,
+        lambdaFunction: props.steps,
+        payloadResponseOnly: true,
+        payload: sfn.TaskInput.fromObject({ step: stepName, 'state.$': '$', 'execution.$': '$$.Execution.Name', ...extra }),
+        resultPath,
+        retryOnServiceExceptions: false,
+      });
+      task.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2 });
+      return task;
+    };
+    const fail = (stateName: string, error: string, causePath: string) => new sfn.Fail(this, stateName, { stateName, error, causePath });
+    const finish = (stateName: string, outcome: RunOutcome, next: sfn.IChainable) => step(stateName, 'finish', '$.outcome', { outcome }).next(next);
+
+    const recordFailure = finish(S.recordFailure, 'failed', fail(S.failed, 'RunFailed', '$.outcome.detail'));
+    const catchAll = <T extends sfn.TaskStateBase>(task: T): T => {
+      task.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
+      return task;
+    };
+
+    const start = step(S.start, 'start', '$.run');
+    // A refused run (another in flight) ends at once: it must not touch the running one's lock or rollout.
+    start.addCatch(fail(S.busy, 'PipelineBusy', '$.failure.Cause'), { errors: ['PipelineBusy'], resultPath: '$.failure' });
+    catchAll(start);
+
+    this.trainingRole = this.createTrainingRole(props);
+    const train = catchAll(this.trainTask(props));
+
+    const approval = new tasks.LambdaInvoke(this, S.approval, {
+      stateName: S.approval,
+      lambdaFunction: props.steps,
+      integrationPattern: sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+      payload: sfn.TaskInput.fromObject({ step: 'request-approval', 'state.$': '$', 'execution.$': '$$.Execution.Name', taskToken: sfn.JsonPath.taskToken }),
+      resultPath: '$.approval',
+      taskTimeout: sfn.Timeout.duration(props.approvalTimeout),
+    });
+    const rejectByReviewer = finish(S.rejectByReviewer, 'rejected-by-reviewer', fail(S.reviewerRejected, 'RejectedByReviewer', '$.outcome.detail'));
+    approval.addCatch(
+      new sfn.Pass(this, S.timedOut, { stateName: S.timedOut, result: sfn.Result.fromObject({ decision: 'rejected', by: 'approval timeout' }), resultPath: '$.approval' }).next(rejectByReviewer),
+      { errors: ['States.Timeout'], resultPath: '$.failure' },
+    );
+    catchAll(approval);
+
+    const promote = finish(S.promote, 'promoted', new sfn.Succeed(this, S.succeeded, { stateName: S.succeeded }));
+    const decision = new sfn.Choice(this, S.decision, { stateName: S.decision })
+      .when(sfn.Condition.stringEquals('$.approval.decision', 'approved'), promote)
+      .otherwise(rejectByReviewer);
+
+    const gate = new sfn.Choice(this, S.gate, { stateName: S.gate })
+      .when(
+        sfn.Condition.booleanEquals('$.evaluation.passed', true),
+        catchAll(step(S.register, 'register', '$.registered'))
+          .next(catchAll(step(S.rollout, 'rollout', '$.rollout')))
+          .next(approval)
+          .next(decision),
+      )
+      .otherwise(finish(S.rejectByGate, 'rejected-by-gate', fail(S.gateFailed, 'CandidateRejected', '$.outcome.detail')));
+
+    const definition = start
+      .next(catchAll(step(S.snapshot, 'snapshot', '$.snapshot')))
+      .next(catchAll(step(S.validate, 'validate', '$.validation')))
+      .next(catchAll(step(S.build, 'build-training-set', '$.trainingSet')))
+      .next(train)
+      .next(catchAll(step(S.evaluate, 'evaluate', '$.evaluation')))
+      .next(gate);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      encryptionKey: props.key,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
+    });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      queryLanguage: sfn.QueryLanguage.JSON_PATH,
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      // Training, plus the human: the approval timeout bounds the wait.
+      timeout: props.training.maxRuntime.plus(props.approvalTimeout).plus(Duration.hours(2)),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+    this.acknowledgeRoleFindings(props.steps);
+  }
+
+  /** createTrainingJob.sync: the training contract's channels in, model.tar.gz out, KMS on volume and output. */
+  private trainTask(props: RetrainingPipelineProps): tasks.SageMakerCreateTrainingJob {
+    const { training } = props;
+    return new tasks.SageMakerCreateTrainingJob(this, PIPELINE_STATES.train, {
+      stateName: PIPELINE_STATES.train,
+      integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      trainingJobName: sfn.JsonPath.stringAt('$$.Execution.Name'),
+      role: this.trainingRole,
+      algorithmSpecification: {
+        trainingImage: tasks.DockerImage.fromRegistry(training.image),
+        trainingInputMode: tasks.InputMode.FILE,
+      },
+      hyperparameters: { ...training.hyperparameters, sagemaker_program: 'train.py', sagemaker_submit_directory: training.sourceUri },
+      inputDataConfig: (['train', 'validation'] as const).map((channel) => ({
+        channelName: channel,
+        dataSource: {
+          s3DataSource: {
+            s3DataType: tasks.S3DataType.S3_PREFIX,
+            s3Location: tasks.S3Location.fromJsonExpression(channel === 'train' ? '$.trainingSet.trainUri' : '$.trainingSet.validationUri'),
+          },
+        },
+      })),
+      outputDataConfig: { s3OutputLocation: tasks.S3Location.fromJsonExpression('$.trainingSet.outputUri'), encryptionKey: props.key },
+      resourceConfig: {
+        instanceCount: 1,
+        instanceType: new ec2.InstanceType(training.instanceType.replace(/^ml\./, '')),
+        volumeSize: Size.gibibytes(training.volumeSizeGb),
+        volumeEncryptionKey: props.key,
+      },
+      stoppingCondition: { maxRuntime: training.maxRuntime },
+      resultSelector: {
+        'TrainingJobName.$': '$.TrainingJobName',
+        'TrainingJobStatus.$': '$.TrainingJobStatus',
+        'ModelArtifacts.$': '$.ModelArtifacts',
+        'AlgorithmSpecification.$': '$.AlgorithmSpecification',
+        'ResourceConfig.$': '$.ResourceConfig',
+        'HyperParameters.$': '$.HyperParameters',
+        'TrainingStartTime.$': '$.TrainingStartTime',
+        'TrainingEndTime.$': '$.TrainingEndTime',
+        'BillableTimeInSeconds.$': '$.BillableTimeInSeconds',
+      },
+      resultPath: '$.training',
+    });
+  }
+
+  /**
+   * The role SageMaker runs the job as: read the run's channels and write its output under pipeline/ only,
+   * the stage key for volume and output encryption, the source archive, pulling the framework image, and its
+   * own log group. No managed policy (AmazonSageMakerFullAccess would reach every bucket).
+   */
+  private createTrainingRole(props: RetrainingPipelineProps): iam.Role {
+    const role = new iam.Role(this, 'TrainingRole', {
+      assumedBy: new iam.ServicePrincipal('sagemaker.amazonaws.com'),
+      description: 'Runs retraining jobs: reads pipeline channels, writes model.tar.gz, nothing else',
+    });
+    const objects = props.artifactBucket.arnForObjects(`${TRAINING_IO_PREFIX}*`);
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'ReadChannelsWriteOutput', actions: ['s3:GetObject', 's3:PutObject'], resources: [objects] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListChannels',
+        actions: ['s3:ListBucket'],
+        resources: [props.artifactBucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': [`${TRAINING_IO_PREFIX}*`] } },
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({ sid: 'StageKey', actions: ['kms:Decrypt', 'kms:GenerateDataKey', 'kms:CreateGrant', 'kms:DescribeKey'], resources: [props.key.keyArn] }),
+    );
+    role.addToPolicy(new iam.PolicyStatement({ sid: 'PullImageToken', actions: ['ecr:GetAuthorizationToken'], resources: ['*'] }));
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'PullFrameworkImage',
+        actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
+        resources: ['arn:aws:ecr:*:*:repository/pytorch-training'],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TrainingLogs',
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: {},
+      }),
+    );
+    props.training.grantSourceRead(role);
+    const policy = role.node.tryFindChild('DefaultPolicy');
+    if (policy) {
+      acknowledgeWildcardResource(
+        policy,
+        objects,
+        'Read and write under pipeline/ of the artifact bucket only: channels and job outputs are keyed by model and run, unknown in advance.',
+      );
+      acknowledgeWildcardActions(policy, {
+        ...kmsDataKeyReasons('the SageMaker task (volume and output encryption with the stage key)'),
+        's3:GetBucket*': 'From asset.grantRead of the training source archive: read-only, on the CDK asset bucket only.',
+        's3:GetObject*': 'From asset.grantRead of the training source archive: read-only, on the CDK asset bucket only.',
+        's3:List*': 'From asset.grantRead of the training source archive: read-only, on the CDK asset bucket only.',
+      });
+      Validations.of(policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*]',
+        reason: 'Read-only access to the CDK asset bucket, where the training source archive (sourcedir.tar.gz) is published; its key is a content hash.',
+      });
+      Validations.of(policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'ecr:GetAuthorizationToken has no resource-level permissions; SageMaker training log groups ' +
+          '(/aws/sagemaker/TrainingJobs) are created per job name and cloudwatch:PutMetricData has no resource scope.',
+      });
+      Validations.of(policy).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::arn:aws:ecr:*:*:repository/pytorch-training]',
+        reason: "The AWS Deep Learning Containers' pytorch-training repository lives in an AWS account per region; pull actions only.",
+      });
+    }
+    return role;
+  }
+
+  private acknowledgeRoleFindings(steps: lambda.IFunction): void {
+    const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
+    if (!policy) return;
+    acknowledgeWildcardResource(policy, `${steps.functionArn}:*`, 'lambda:InvokeFunction on the versions and aliases of the pipeline-steps function only (LambdaInvoke grant).');
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]',
+      reason: 'The createTrainingJob.sync integration creates, describes and stops training jobs named after each execution, unknown in advance; this account and region only.',
+    });
+    Validations.of(policy).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Resource "*" only where the services allow nothing narrower: CloudWatch Logs delivery and X-Ray actions, and ' +
+        'the SageMaker .sync integration (sagemaker:DescribeTrainingJob is polled and events:* rules managed by Step Functions).',
+    });
+  }
+}

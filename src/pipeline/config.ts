@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** Runtime configuration of the pipeline's step functions. */
+export const pipelineConfigSchema = z.object({
+  REGISTRY_TABLE: z.string().min(1, 'REGISTRY_TABLE must name the model registry table'),
+  ARTIFACT_BUCKET: z.string().min(1, 'ARTIFACT_BUCKET must name the artifact bucket'),
+  /** Share of valid rows held out for validation and the candidate-vs-production comparison. */
+  HOLDOUT_FRACTION: z.coerce.number().gt(0).lt(1).default(0.2),
+  SPLIT_SEED: z.coerce.number().int().nonnegative().default(42),
+  MIN_ROWS: z.coerce.number().int().positive().default(1000),
+  MAX_INVALID_ROW_FRACTION: z.coerce.number().min(0).max(1).default(0.05),
+  MAX_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0.05),
+  /** Promotion gate: how much worse than production the candidate may be on the same holdout. */
+  GATE_MAX_AUC_DROP: z.coerce.number().nonnegative().default(0.01),
+  GATE_MAX_ACCURACY_DROP: z.coerce.number().nonnegative().default(0.01),
+  GATE_MAX_LOG_LOSS_INCREASE: z.coerce.number().nonnegative().default(0.02),
+  GATE_MAX_BRIER_INCREASE: z.coerce.number().nonnegative().default(0.01),
+  /** How an approved-to-try candidate is rolled out before the human decision. */
+  ROLLOUT_MODE: z.enum(['shadow', 'canary']).default('canary'),
+  CANARY_PERCENT: z.coerce.number().gt(0).max(100).default(10),
+  /** The notification topic (approval requests, outcomes); unset locally (notifications are logged). */
+  PIPELINE_TOPIC_ARN: z.string().min(1).optional(),
+});
+
+export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;

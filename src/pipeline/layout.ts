@@ -1,0 +1,26 @@
+/**
+ * Where the retraining pipeline reads and writes in the artifact bucket (a contract: the README documents it).
+ * New data is dropped under `training/<model>/data/`; every execution works under its own prefix, so nothing
+ * of one run can be mistaken for another's.
+ */
+export const pipelineLayout = {
+  /** Data files (CSV or JSON Lines) the next run trains on; new objects here can trigger a run. */
+  dataPrefix: (model: string) => `training/${model}/data/`,
+  /** An optional spec for the next run (else the production version's spec). */
+  specKey: (model: string) => `training/${model}/spec.json`,
+  runPrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/`,
+  snapshotPrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/snapshot/`,
+  manifestKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/manifest.json`,
+  validationKey: (model: string, execution: string, ext: 'json' | 'txt') => `pipeline/${model}/runs/${execution}/validation.${ext}`,
+  channelPrefix: (model: string, execution: string, channel: 'train' | 'validation') => `pipeline/${model}/runs/${execution}/channels/${channel}/`,
+  trainingSetKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training-set.json`,
+  /** SageMaker writes `<this>/<job name>/output/model.tar.gz`. */
+  trainingOutputPrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training/`,
+  evaluationKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/evaluation.json`,
+  outcomeKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/outcome.json`,
+  /** Approvals waiting for a human: one object per execution, holding the task token. */
+  pendingPrefix: 'pipeline/pending/',
+  pendingKey: (execution: string) => `pipeline/pending/${execution}.json`,
+  /** A decision on an approval (local runs poll for it; on AWS the CLI sends the task token instead). */
+  decisionKey: (execution: string) => `pipeline/decisions/${execution}.json`,
+} as const;

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { finishRun, requestApproval, startRun } from './control-steps.js';
+import { buildTrainingSet, snapshot, validate } from './data-steps.js';
+import { evaluate, register, rollout } from './model-steps.js';
+import type { PipelineDeps } from './pipeline-deps.js';
+import type { PipelineState } from './run-state.js';
+
+export const PIPELINE_SERVICE = 'pipeline';
+
+export const pipelineSteps = ['start', 'snapshot', 'validate', 'build-training-set', 'evaluate', 'register', 'rollout', 'request-approval', 'finish'] as const;
+export type PipelineStep = (typeof pipelineSteps)[number];
+
+/** The payload every Lambda state sends (lib/constructs/retraining-pipeline.ts builds it). */
+export const pipelineStepEventSchema = z.object({
+  step: z.enum(pipelineSteps),
+  /** The execution's name (`$$.Execution.Name`): the run id. */
+  execution: z.string().min(1).max(80),
+  state: z.looseObject({ model: z.string().min(1), trigger: z.string().optional() }),
+  taskToken: z.string().optional(),
+  outcome: z.enum(['promoted', 'rejected-by-gate', 'rejected-by-reviewer', 'failed']).optional(),
+});
+export type PipelineStepEvent = z.infer<typeof pipelineStepEventSchema>;
+
+/** Runs one step; the state machine stores the result at the step's ResultPath. */
+export async function runPipelineStep(deps: PipelineDeps, event: PipelineStepEvent): Promise<unknown> {
+  const state = event.state as unknown as PipelineState;
+  const { model } = state;
+  switch (event.step) {
+    case 'start':
+      return startRun(deps, model, event.execution);
+    case 'snapshot':
+      return snapshot(deps, model, event.execution);
+    case 'validate':
+      return validate(deps, model, event.execution);
+    case 'build-training-set':
+      return buildTrainingSet(deps, model, event.execution);
+    case 'evaluate':
+      if (!state.training) throw new Error('evaluate needs $.training (the training job)');
+      return evaluate(deps, model, event.execution, state.training);
+    case 'register':
+      return register(deps, state);
+    case 'rollout':
+      return rollout(deps, state);
+    case 'request-approval':
+      return requestApproval(deps, state, event.taskToken);
+    case 'finish':
+      if (!event.outcome) throw new Error('finish needs an outcome');
+      return finishRun(deps, state, event.outcome);
+  }
+}
