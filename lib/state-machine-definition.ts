@@ -51,6 +51,12 @@ export function localFunctionArn(logicalId: string): string {
 export function localStateMachineDefinition(
   stateMachine: sfn.StateMachine,
   entries: ReadonlyMap<lambda.IFunction, string>,
+  options: {
+    /** Task states the local runner overrides itself (service integrations such as SageMaker). */
+    readonly localTasks?: readonly string[];
+    /** Render references to other resources (roles, keys, imports, assets) as placeholders instead of failing. */
+    readonly placeholders?: boolean;
+  } = {},
 ): LocalDefinition {
   const stack = Stack.of(stateMachine);
   const logicalIdOf = (construct: { node: { defaultChild?: unknown } }) =>
@@ -67,12 +73,13 @@ export function localStateMachineDefinition(
 
   const cfn = stateMachine.node.defaultChild as sfn.CfnStateMachine;
   const resolved: unknown = stack.resolve(cfn.definitionString);
-  const text = render(resolved, arnByLogicalId);
+  const text = render(resolved, arnByLogicalId, options.placeholders ?? false);
   const definition = JSON.parse(text) as { [key: string]: Json };
 
   const taskEntries: Record<string, string> = {};
   forEachState(definition, (name, state) => {
     if (state['Type'] !== 'Task' || typeof state['Resource'] !== 'string') return;
+    if (options.localTasks?.includes(name)) return;
     const entry = functionEntries[state['Resource']];
     if (entry === undefined) throw new Error(`Task state ${name} invokes ${state['Resource']}, which has no handler module`);
     taskEntries[name] = entry;
@@ -81,18 +88,22 @@ export function localStateMachineDefinition(
 }
 
 /** Joins a resolved `Fn::Join` (or plain string) into the definition text, substituting references. */
-function render(value: unknown, arnByLogicalId: ReadonlyMap<string, string>): string {
+function render(value: unknown, arnByLogicalId: ReadonlyMap<string, string>, placeholders: boolean): string {
   if (typeof value === 'string') return value;
   const join = (value as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
-  if (join) return join[1].map((part) => render(part, arnByLogicalId)).join(join[0]);
+  if (join) return join[1].map((part) => render(part, arnByLogicalId, placeholders)).join(join[0]);
   const getAtt = (value as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
   if (getAtt && getAtt[1] === 'Arn') {
     const arn = arnByLogicalId.get(getAtt[0]);
-    if (arn === undefined) throw new Error(`The definition refers to ${getAtt[0]}, which is not a known task function`);
-    return arn;
+    if (arn !== undefined) return arn;
+    // Roles keep the shape of an IAM role ARN (services validate it); other resources a generic placeholder ARN.
+    if (placeholders) return /Role[0-9A-F]*$/.test(getAtt[0]) ? `arn:aws:iam::${LOCAL_ACCOUNT}:role/${getAtt[0]}` : `arn:aws:local:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${getAtt[0]}`;
+    throw new Error(`The definition refers to ${getAtt[0]}, which is not a known task function`);
   }
   const ref = (value as { Ref?: string }).Ref;
   if (ref !== undefined && PSEUDO_PARAMETERS[ref] !== undefined) return PSEUDO_PARAMETERS[ref];
+  // Values only a deployment has (imports, other attributes, substitutions) stay visible as placeholders.
+  if (placeholders) return `local-placeholder:${JSON.stringify(value).replace(/[^A-Za-z0-9:_.-]/g, '')}`;
   throw new Error(`Cannot render ${JSON.stringify(value)} in a state machine definition for a local run`);
 }
 

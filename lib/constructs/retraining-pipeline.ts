@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import type { PipelineStep } from '../../src/pipeline/step-dispatch.js';
 import type { RunOutcome } from '../../src/pipeline/run-state.js';
 import { LAMBDA_TRANSIENT_ERRORS } from './batch-state-machine.js';
+import { localStateMachineDefinition, type LocalDefinition } from '../state-machine-definition.js';
 import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from './nag.js';
 
 /** State names of the retraining state machine (the local runner overrides tasks by these names). */
@@ -78,9 +79,11 @@ export class RetrainingPipeline extends Construct {
   public readonly stateMachine: sfn.StateMachine;
   public readonly trainingRole: iam.Role;
   public readonly logGroup: logs.LogGroup;
+  private readonly steps: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: RetrainingPipelineProps) {
     super(scope, id);
+    this.steps = props.steps;
     const S = PIPELINE_STATES;
     const step = (stateName: string, stepName: PipelineStep, resultPath: string, extra: Record<string, unknown> = {}) => {
       const task = new tasks.LambdaInvoke(this, stateName, {
@@ -281,6 +284,17 @@ export class RetrainingPipeline extends Construct {
       });
     }
     return role;
+  }
+
+  /**
+   * The deployed definition for the local runner: Lambda states mapped to the pipeline-steps module; Train and
+   * WaitForApproval are left to the runner (local training launcher, approval via the CLI).
+   */
+  localDefinition(stepsEntry: string): LocalDefinition {
+    return localStateMachineDefinition(this.stateMachine, new Map([[this.steps, stepsEntry]]), {
+      localTasks: [PIPELINE_STATES.train, PIPELINE_STATES.approval],
+      placeholders: true,
+    });
   }
 
   private acknowledgeRoleFindings(steps: lambda.IFunction): void {

@@ -2,6 +2,7 @@ import { describeError } from './args.js';
 import { batch } from './commands/batch.js';
 import { demo } from './commands/demo.js';
 import { drift } from './commands/drift.js';
+import { pipeline } from './commands/pipeline.js';
 import { features } from './commands/features.js';
 import { lineage } from './commands/lineage.js';
 import { models } from './commands/models.js';
@@ -37,6 +38,11 @@ Usage:
   mlops features materialize [<view>...] [--repo <views.json>]             latest offline values -> online store
   mlops features build-training-set [--repo <views.json>] --views a,b --labels <events.jsonl> --out <file.jsonl>
               [--timestamp-field timestamp] [--label-field label]   point-in-time correct, with a manifest
+  mlops pipeline run <model> [--data <file>]... [--pytorch] [--name <id>]   retrain: snapshot .. approval .. promote
+  mlops pipeline pending                                     runs waiting for a human
+  mlops pipeline approve <execution> [--reason <text>]
+  mlops pipeline reject <execution> --reason <text>
+  mlops pipeline history [<execution>]                       local executions and their steps
   mlops demo traffic [--requests 2000] [--covariate-drift 0..1] [--concept-drift 0..1] [--feedback]
               predictions (and true labels) against the running local runtime
   mlops drift check <model> [--window-minutes 60] [--min-rows 500]   drift and quality of the production version, now
@@ -72,6 +78,8 @@ export async function main(argv: string[]): Promise<number> {
         return await stream(rest);
       case 'drift':
         return await drift(rest);
+      case 'pipeline':
+        return await pipeline(rest);
       case 'demo':
         return await demo(rest);
       case undefined:

@@ -4,7 +4,9 @@ import { S3ObjectStore } from '../aws/s3-object-store.js';
 import type { ObjectStore, ModelRegistry } from '../core/registry/ports.js';
 import { emulatorEnvironment, startEmulators } from '../local/emulators.js';
 import { localResourceNames, provisionLocalResources } from '../local/resources.js';
-import { readRuntimeInfo } from '../local/runtime.js';
+import { readRuntimeInfo, RUNTIME_FILE, type RuntimeInfo } from '../local/runtime.js';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface Target {
   readonly registry: ModelRegistry;
@@ -23,7 +25,7 @@ export interface Target {
  * credentials, with the table and bucket named by MLOPS_REGISTRY_TABLE / MLOPS_ARTIFACT_BUCKET (the stack
  * outputs RegistryTableName / ArtifactBucketName).
  */
-export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promise<Target> {
+export async function openTarget(kind: 'local' | 'aws', dataDir: string, options: { share?: boolean } = {}): Promise<Target> {
   if (kind === 'aws') {
     const table = process.env.MLOPS_REGISTRY_TABLE;
     const bucket = process.env.MLOPS_ARTIFACT_BUCKET;
@@ -41,6 +43,13 @@ export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promis
   const emulators = running ? null : await startEmulators({ dataDir });
   Object.assign(process.env, emulatorEnvironment(running ?? emulators!));
   await provisionLocalResources();
+  // A long-running command (a pipeline run waiting for approval) lends its emulators to the commands of other
+  // shells, as the runtime does: the data dir's stores can be open in one process only.
+  const shared = emulators && options.share ? join(dataDir, RUNTIME_FILE) : undefined;
+  if (shared) {
+    const info: RuntimeInfo = { pid: process.pid, url: '', dynamodbEndpoint: emulators!.dynamodbEndpoint, s3Endpoint: emulators!.s3Endpoint, kinesisEndpoint: emulators!.kinesisEndpoint, eventsEndpoint: '' };
+    writeFileSync(shared, JSON.stringify(info, null, 2));
+  }
   return {
     registry: new DynamoDbModelRegistry(getDocumentClient(), localResourceNames.REGISTRY_TABLE),
     store: new S3ObjectStore(getS3Client(), localResourceNames.ARTIFACT_BUCKET),
@@ -50,6 +59,7 @@ export async function openTarget(kind: 'local' | 'aws', dataDir: string): Promis
     close: async () => {
       getDocumentClient().destroy();
       getS3Client().destroy();
+      if (shared) rmSync(shared, { force: true });
       await emulators?.close();
     },
   };

@@ -57,7 +57,7 @@ async function traffic(argv: string[]): Promise<number> {
   });
   const dataDir = dataDirOf(values['data-dir']);
   const runtime = readRuntimeInfo(dataDir);
-  if (!runtime) throw new ValidationError([{ field: '--data-dir', reason: `no local runtime runs on ${dataDir}; start one with npm start` }]);
+  if (!runtime?.url) throw new ValidationError([{ field: '--data-dir', reason: `no local runtime runs on ${dataDir}; start one with npm start` }]);
   const apiKey = process.env.MLOPS_API_KEY ?? loadOrCreateSecret(dataDir, 'api-key', 24);
   const requests = intOption(values.requests, '--requests', 1, 10_000_000);
   const batch = intOption(values.batch, '--batch', 1, 1000);
