@@ -145,10 +145,10 @@ export async function runPipelineLocally(machine: LocalPipelineMachine, options:
     execution.status = 'SUCCEEDED';
   } catch (error) {
     execution.status = 'FAILED';
-    // The interpreter wraps the failing state's error: keep the state's own error name and cause.
-    const e = error as Error;
-    const inner = /^Execution has failed with the following error: ([\w.]+): ([\s\S]*)$/.exec(e.message);
-    execution.error = inner ? { name: inner[1]!, cause: inner[2]! } : { name: e.name, cause: e.message };
+    // The interpreter wraps the failing (Fail) state's error: report that error's name and cause.
+    const inner = (error as Error & { cause?: unknown }).cause;
+    const e = inner instanceof Error ? inner : (error as Error);
+    execution.error = { name: e.name, cause: e.message };
   }
   execution.stopDate = new Date().toISOString();
   save();

@@ -1,0 +1,137 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getDocumentClient } from '../../src/aws/clients.js';
+import { generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
+import { localResourceNames } from '../../src/local/resources.js';
+import { loadPipelineStateMachine, runPipelineLocally, type LocalExecution, type LocalPipelineMachine } from '../../src/local/pipeline-runner.js';
+import { listPending, recordDecision } from '../../src/pipeline/control-steps.js';
+import { pipelineLayout } from '../../src/pipeline/layout.js';
+import { RunLock } from '../../src/pipeline/run-lock.js';
+import { localRegistry, localStore, publishDemoModel } from '../support/demo-model.js';
+import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
+
+const MODEL = 'credit-risk';
+/** Small and fast: logistic regression, a few epochs. */
+const FAST = { seed: '7', epochs: '8', batch_size: '256', learning_rate: '0.01', hidden: '', patience: '3' };
+
+let env: TestEmulators;
+let machine: LocalPipelineMachine;
+let runs = 0;
+
+beforeAll(async () => {
+  env = await startTestEmulators();
+  Object.assign(process.env, { MIN_ROWS: '1000' });
+  await publishDemoModel({ rows: 4000, seed: 3 }); // v1 production
+  // A run nobody answers must not hang the suite: approvals time out after 20 s here.
+  machine = { ...(await loadPipelineStateMachine({ retraining: { hyperparameters: FAST } as never })), approvalTimeoutMs: 20_000 };
+}, 120_000);
+afterAll(async () => env?.close());
+
+async function dropData(rows: number, seed: number) {
+  await localStore().put(`${pipelineLayout.dataPrefix(MODEL)}applications.csv`, new TextEncoder().encode(toCsv(generateCreditRisk({ rows, seed }))), 'text/csv');
+}
+
+/** Runs one execution; `decide` answers the approval when it is requested (as `mlops pipeline approve` would). */
+async function run(options: { decide?: 'approved' | 'rejected'; machine?: LocalPipelineMachine } = {}): Promise<LocalExecution> {
+  const name = `${MODEL}-test-${++runs}`;
+  const store = localStore();
+  let answered = false;
+  const answer = options.decide
+    ? setInterval(() => {
+        void listPending(store).then(async (pending) => {
+          if (answered || !pending.some((p) => p.execution === name)) return;
+          answered = true;
+          await recordDecision(store, name, { decision: options.decide!, by: 'reviewer@example.com', reason: 'test' });
+        });
+      }, 200)
+    : undefined;
+  try {
+    return await runPipelineLocally(options.machine ?? machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100 });
+  } finally {
+    clearInterval(answer);
+  }
+}
+
+const deployment = async () => (await localRegistry().getDeployment(MODEL))!;
+const versions = async () => (await localRegistry().listVersions(MODEL)).map((v) => v.version);
+
+describe('the retraining state machine, run locally', () => {
+  it('goes from snapshot to a promoted version after approval, with every artifact and the lineage recorded', async () => {
+    await dropData(5000, 11);
+    const execution = await run({ decide: 'approved' });
+    expect(execution.error).toBeUndefined();
+    expect(execution.status).toBe('SUCCEEDED');
+    expect(execution.events.filter((e) => e.type === 'entered').map((e) => e.state)).toEqual([
+      'StartRun', 'Snapshot', 'Validate', 'BuildTrainingSet', 'Train', 'Evaluate', 'Register', 'Rollout', 'WaitForApproval', 'Promote',
+    ]);
+    expect((await deployment()).productionVersion).toBe(2);
+    const v2 = (await localRegistry().getVersion(MODEL, 2))!;
+    expect(v2.pipeline).toMatchObject({ execution: execution.name, trigger: 'cli', snapshotManifest: pipelineLayout.manifestKey(MODEL, execution.name) });
+    expect(v2.trainer).toMatchObject({ kind: 'sagemaker', instanceType: 'ml.g5.xlarge', jobName: execution.name });
+    const keys = await localStore().list(pipelineLayout.runPrefix(MODEL, execution.name));
+    for (const suffix of ['manifest.json', 'validation.json', 'validation.txt', 'channels/train/features.bin', 'channels/validation/header.json', `training/${execution.name}/output/model.tar.gz`, 'evaluation.json', 'outcome.json'])
+      expect(keys.some((k) => k.endsWith(suffix)), suffix).toBe(true);
+    expect(await listPending(localStore())).toEqual([]);
+  }, 120_000);
+
+  it('stops at validation with the reasons, registering nothing and leaving production untouched', async () => {
+    await dropData(400, 12);
+    const before = await versions();
+    const execution = await run();
+    expect(execution.status).toBe('FAILED');
+    expect(execution.error).toMatchObject({ name: 'RunFailed' });
+    expect(execution.events.find((e) => e.state === 'Validate' && e.type === 'failed')?.detail).toMatch(/^DataValidationFailed: .*rows\.min failed/);
+    expect(await versions()).toEqual(before);
+    expect((await deployment()).productionVersion).toBe(2);
+  }, 120_000);
+
+  it('rejects a worse candidate at the gate: nothing registered, production untouched', async () => {
+    // One epoch at a learning rate of 1e-6: the candidate barely moves from its initial weights.
+    const undertrained = await loadPipelineStateMachine({ retraining: { hyperparameters: { ...FAST, epochs: '1', learning_rate: '0.000001' } } as never });
+    await dropData(4000, 13);
+    const before = await versions();
+    const execution = await run({ machine: { ...undertrained, approvalTimeoutMs: 20_000 } });
+    expect(execution.error?.name).toBe('CandidateRejected');
+    expect(execution.error?.cause).toMatch(/candidate is worse than production v2 on the same \d+ holdout rows/);
+    expect(await versions()).toEqual(before);
+    expect((await deployment()).productionVersion).toBe(2);
+  }, 120_000);
+
+  it('takes the canary back when the reviewer rejects', async () => {
+    await dropData(5000, 14);
+    const execution = await run({ decide: 'rejected' });
+    expect(execution.error?.name).toBe('RejectedByReviewer');
+    const state = await deployment();
+    expect(state.productionVersion).toBe(2);
+    expect(state.canary).toBeNull();
+    const outcome = JSON.parse(new TextDecoder().decode(await localStore().get(pipelineLayout.outcomeKey(MODEL, execution.name)))) as { outcome: string; detail: string };
+    expect(outcome).toMatchObject({ outcome: 'rejected-by-reviewer', detail: 'rejected by reviewer@example.com: test' });
+  }, 120_000);
+
+  it('rejects when the approval never comes (timeout), rolling the canary back', async () => {
+    const impatient = { ...machine, approvalTimeoutMs: 500 };
+    const execution = await run({ machine: impatient });
+    expect(execution.error?.name).toBe('RejectedByReviewer');
+    expect(execution.events.some((e) => e.state === 'ApprovalTimedOut' || (e.state === 'WaitForApproval' && e.type === 'failed'))).toBe(true);
+    expect((await deployment()).canary).toBeNull();
+  }, 120_000);
+
+  it('ends a failed training job in RunFailed, registering nothing', async () => {
+    const broken = await loadPipelineStateMachine({ retraining: { hyperparameters: { ...FAST, epoch: '3' } } as never });
+    const before = await versions();
+    const execution = await run({ machine: broken });
+    expect(execution.error?.name).toBe('RunFailed');
+    expect(execution.events.find((e) => e.state === 'Train' && e.type === 'failed')?.detail).toMatch(/States\.TaskFailed: .*epoch/);
+    expect(await versions()).toEqual(before);
+  }, 120_000);
+
+  it('refuses a second run while one holds the lock, and leaves that lock alone', async () => {
+    const lock = new RunLock(getDocumentClient(), localResourceNames.REGISTRY_TABLE);
+    await lock.acquire(MODEL, 'someone-else');
+    const execution = await run();
+    expect(execution.error?.name).toBe('PipelineBusy');
+    await expect(lock.acquire(MODEL, 'a-third-run')).rejects.toThrow(/in flight/);
+    await lock.release(MODEL, 'someone-else');
+    await lock.acquire(MODEL, 'a-third-run');
+    await lock.release(MODEL, 'a-third-run');
+  }, 120_000);
+});
