@@ -18,6 +18,7 @@ export interface Synthesized extends MlopsApp {
   readonly batchTemplate: Template;
   readonly streamingTemplate: Template;
   readonly monitoringTemplate: Template;
+  readonly pipelineTemplate: Template;
   /** Removes the temporary cloud assembly. */
   dispose(): void;
 }
@@ -36,6 +37,7 @@ export function synthesize(overrides: StageConfigOverrides & { stage?: string } 
       batchTemplate: Template.fromStack(built.batch),
       streamingTemplate: Template.fromStack(built.streaming),
       monitoringTemplate: Template.fromStack(built.monitoring),
+      pipelineTemplate: Template.fromStack(built.pipeline),
       dispose: () => fs.rmSync(outdir, { recursive: true, force: true }),
     };
   } catch (error) {
