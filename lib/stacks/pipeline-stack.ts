@@ -16,6 +16,7 @@ import { pipelineLayout } from '../../src/pipeline/layout.js';
 import { PIPELINE_SERVICE } from '../../src/pipeline/step-dispatch.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
+import { featureDriftKind, monitorAlarmName } from '../constructs/model-alarms.js';
 import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from '../constructs/nag.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
 import { grantPrefixAccess } from '../constructs/prefix-access.js';
@@ -156,6 +157,20 @@ export class PipelineStack extends Stack {
         });
         rule.addTarget(start(model, 'drift'));
         this.triggers.push(rule);
+        // The model's drift and quality alarms going to ALARM (latency and error alarms page people, not retraining).
+        const alarms = new events.Rule(this, `Alarm${id}`, {
+          description: `Retrains ${model} when its drift or quality alarm fires`,
+          eventPattern: {
+            source: ['aws.cloudwatch'],
+            detailType: ['CloudWatch Alarm State Change'],
+            detail: {
+              alarmName: (['drift', 'quality', featureDriftKind('')] as const).flatMap((kind) => events.Match.prefix(monitorAlarmName(props.config.stage, model, kind))),
+              state: { value: ['ALARM'] },
+            },
+          },
+        });
+        alarms.addTarget(start(model, 'alarm'));
+        this.triggers.push(alarms);
       }
       const data = new events.Rule(this, `NewData${id}`, {
         description: `Retrains ${model} when new training data lands under ${pipelineLayout.dataPrefix(model)}`,
