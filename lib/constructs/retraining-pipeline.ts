@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Size, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -37,6 +37,7 @@ export const PIPELINE_STATES = {
   gateFailed: 'CandidateRejected',
   reviewerRejected: 'RejectedByReviewer',
   failed: 'RunFailed',
+  cleanupFailed: 'CleanupFailed',
 } as const;
 
 export interface TrainingSettings {
@@ -63,6 +64,13 @@ export interface RetrainingPipelineProps {
   readonly stateMachineName: string;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+/** The ECR repository of an image URI (`<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`). */
+export function repositoryArnOf(image: string): string {
+  const m = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([^:@]+)/.exec(image);
+  if (!m) throw new Error(`training image ${image} is not an ECR image URI (<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>)`);
+  return `arn:aws:ecr:${m[2]}:${m[1]}:repository/${m[3]}`;
 }
 
 /** Prefix of the artifact bucket the training job reads (channels) and writes (model.tar.gz, checkpoints). */
@@ -98,9 +106,18 @@ export class RetrainingPipeline extends Construct {
       return task;
     };
     const fail = (stateName: string, error: string, causePath: string) => new sfn.Fail(this, stateName, { stateName, error, causePath });
-    const finish = (stateName: string, outcome: RunOutcome, next: sfn.IChainable) => step(stateName, 'finish', '$.outcome', { outcome }).next(next);
+    /** A finish step whose own failure goes to RecordFailure (which takes back what the run did). */
+    const finish = (stateName: string, outcome: RunOutcome, next: sfn.IChainable) => {
+      const task = step(stateName, 'finish', '$.outcome', { outcome });
+      task.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
+      return task.next(next);
+    };
 
-    const recordFailure = finish(S.recordFailure, 'failed', fail(S.failed, 'RunFailed', '$.outcome.detail'));
+    const recordFailureStep = step(S.recordFailure, 'finish', '$.outcome', { outcome: 'failed' });
+    // The finish step itself failing (after its retries) ends the run at once, with the error: nothing is left to
+    // undo that another finish could undo better, and a person must look.
+    recordFailureStep.addCatch(fail(S.cleanupFailed, 'CleanupFailed', '$.cleanupError.Cause'), { errors: ['States.ALL'], resultPath: '$.cleanupError' });
+    const recordFailure = recordFailureStep.next(fail(S.failed, 'RunFailed', '$.outcome.detail'));
     const catchAll = <T extends sfn.TaskStateBase>(task: T): T => {
       task.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
       return task;
@@ -177,7 +194,8 @@ export class RetrainingPipeline extends Construct {
       stateName: PIPELINE_STATES.train,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       trainingJobName: sfn.JsonPath.stringAt('$$.Execution.Name'),
-      role: this.trainingRole,
+      // Our scoped role as is: given a mutable role, the task would add S3 on "*" for its JSONPath locations.
+      role: this.trainingRole.withoutPolicyUpdates(),
       algorithmSpecification: {
         trainingImage: tasks.DockerImage.fromRegistry(training.image),
         trainingInputMode: tasks.InputMode.FILE,
@@ -243,15 +261,23 @@ export class RetrainingPipeline extends Construct {
       new iam.PolicyStatement({
         sid: 'PullFrameworkImage',
         actions: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'],
-        resources: ['arn:aws:ecr:*:*:repository/pytorch-training'],
+        resources: [repositoryArnOf(props.training.image)],
+      }),
+    );
+    const stack = Stack.of(this);
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'TrainingLogs',
+        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+        resources: [`arn:${stack.partition}:logs:${stack.region}:${stack.account}:log-group:/aws/sagemaker/TrainingJobs*`],
       }),
     );
     role.addToPolicy(
       new iam.PolicyStatement({
-        sid: 'TrainingLogs',
-        actions: ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents', 'cloudwatch:PutMetricData'],
+        sid: 'TrainingMetrics',
+        actions: ['cloudwatch:PutMetricData'],
         resources: ['*'],
-        conditions: {},
+        conditions: { StringEquals: { 'cloudwatch:namespace': '/aws/sagemaker/TrainingJobs' } },
       }),
     );
     props.training.grantSourceRead(role);
@@ -275,13 +301,14 @@ export class RetrainingPipeline extends Construct {
       Validations.of(policy).acknowledge({
         id: 'AwsSolutions-IAM5[Resource::*]',
         reason:
-          'ecr:GetAuthorizationToken has no resource-level permissions; SageMaker training log groups ' +
-          '(/aws/sagemaker/TrainingJobs) are created per job name and cloudwatch:PutMetricData has no resource scope.',
+          'Only ecr:GetAuthorizationToken (no resource-level permissions) and cloudwatch:PutMetricData (no resource ' +
+          'scope; limited by condition to the /aws/sagemaker/TrainingJobs namespace).',
       });
-      Validations.of(policy).acknowledge({
-        id: 'AwsSolutions-IAM5[Resource::arn:aws:ecr:*:*:repository/pytorch-training]',
-        reason: "The AWS Deep Learning Containers' pytorch-training repository lives in an AWS account per region; pull actions only.",
-      });
+      acknowledgeWildcardResource(
+        policy,
+        `arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs*`,
+        'The SageMaker training log group (/aws/sagemaker/TrainingJobs) and its per-job streams, named by job, unknown in advance.',
+      );
     }
     return role;
   }

@@ -10,13 +10,12 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
-import { DRIFT_DETECTED, MONITORING_EVENT_SOURCE } from '../../src/monitoring/drift-check.js';
 import type { PipelineConfig } from '../../src/pipeline/config.js';
 import { pipelineLayout } from '../../src/pipeline/layout.js';
 import { PIPELINE_SERVICE } from '../../src/pipeline/step-dispatch.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
-import { featureDriftKind, monitorAlarmName } from '../constructs/model-alarms.js';
+import { monitorAlarmName } from '../constructs/model-alarms.js';
 import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from '../constructs/nag.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
 import { grantPrefixAccess } from '../constructs/prefix-access.js';
@@ -43,6 +42,8 @@ export class PipelineStack extends Stack {
   public readonly pipeline: RetrainingPipeline;
   public readonly topic: sns.Topic;
   public readonly triggers: events.Rule[] = [];
+  /** Attach to the roles of the people who approve candidates. */
+  public readonly approverPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: PipelineStackProps) {
     super(scope, id, props);
@@ -87,6 +88,8 @@ export class PipelineStack extends Stack {
       ROLLOUT_MODE: retraining.rolloutMode,
       CANARY_PERCENT: String(retraining.canaryPercent),
       PIPELINE_TOPIC_ARN: this.topic.topicArn,
+      // Longer than any run can last (training + approval + margin), so only a dead run's lock is taken over.
+      RUN_LOCK_MAX_AGE_HOURS: String(Math.ceil(retraining.maxRuntimeHours + retraining.approvalTimeoutHours + 3)),
     };
     for (const [name, value] of Object.entries(environment)) this.steps.function.addEnvironment(name, value);
 
@@ -130,12 +133,32 @@ export class PipelineStack extends Stack {
       logRetention: config.logRetentionDays,
       logRemovalPolicy: removalPolicy,
     });
-    // The approver answers through Step Functions with the task token (`mlops pipeline approve`).
-    this.pipeline.stateMachine.grantTaskResponse(new iam.AccountRootPrincipal());
+    // What a reviewer needs for `mlops pipeline pending|approve|reject --target aws`: attach it to their role.
+    this.approverPolicy = new iam.ManagedPolicy(this, 'ApproverPolicy', {
+      managedPolicyName: resourceName(config, 'pipeline-approver'),
+      description: 'Answer retraining approvals: read the pending requests and send the task decision',
+      statements: [
+        new iam.PolicyStatement({ sid: 'AnswerApproval', actions: ['states:SendTaskSuccess', 'states:SendTaskFailure'], resources: [this.pipeline.stateMachine.stateMachineArn] }),
+        new iam.PolicyStatement({ sid: 'ReadPending', actions: ['s3:GetObject'], resources: [props.artifactBucket.arnForObjects(`${pipelineLayout.pendingPrefix}*`)] }),
+        new iam.PolicyStatement({
+          sid: 'ListPending',
+          actions: ['s3:ListBucket'],
+          resources: [props.artifactBucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [`${pipelineLayout.pendingPrefix}*`] } },
+        }),
+        new iam.PolicyStatement({ sid: 'DecryptPending', actions: ['kms:Decrypt'], resources: [props.key.keyArn] }),
+      ],
+    });
+    acknowledgeWildcardResource(
+      this.approverPolicy,
+      props.artifactBucket.arnForObjects(`${pipelineLayout.pendingPrefix}*`),
+      'Read-only access to the pending approval requests (pipeline/pending/<run>.json), named by run.',
+    );
 
     this.addTriggers(props);
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'MLOPS_PIPELINE_ARN for mlops pipeline --target aws' });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.topic.topicArn });
+    new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn, description: 'Attach to reviewers (pending, approve, reject)' });
   }
 
   /** One rule per trigger and model: schedule, drift alert, new data dropped under training/<model>/data/. */
@@ -151,22 +174,15 @@ export class PipelineStack extends Stack {
         this.triggers.push(rule);
       }
       if (retraining.retrainOnDrift) {
-        const rule = new events.Rule(this, `Drift${id}`, {
-          description: `Retrains ${model} when its drift check raises an alert`,
-          eventPattern: { source: [MONITORING_EVENT_SOURCE], detailType: [DRIFT_DETECTED], detail: { model: [model] } },
-        });
-        rule.addTarget(start(model, 'drift'));
-        this.triggers.push(rule);
-        // The model's drift and quality alarms going to ALARM (latency and error alarms page people, not retraining).
+        // The model's drift-status and quality alarms going to ALARM. Not the per-feature alarms (they fire with
+        // the drift-status alarm) nor latency and errors (they page people). The drift check's own
+        // `Model Drift Detected` event stays for other subscribers: starting on both would start twice.
         const alarms = new events.Rule(this, `Alarm${id}`, {
           description: `Retrains ${model} when its drift or quality alarm fires`,
           eventPattern: {
             source: ['aws.cloudwatch'],
             detailType: ['CloudWatch Alarm State Change'],
-            detail: {
-              alarmName: (['drift', 'quality', featureDriftKind('')] as const).flatMap((kind) => events.Match.prefix(monitorAlarmName(props.config.stage, model, kind))),
-              state: { value: ['ALARM'] },
-            },
+            detail: { alarmName: [monitorAlarmName(props.config.stage, model, 'drift'), monitorAlarmName(props.config.stage, model, 'quality')], state: { value: ['ALARM'] } },
           },
         });
         alarms.addTarget(start(model, 'alarm'));

@@ -18,6 +18,8 @@ export const pipelineConfigSchema = z.object({
   /** How an approved-to-try candidate is rolled out before the human decision. */
   ROLLOUT_MODE: z.enum(['shadow', 'canary']).default('canary'),
   CANARY_PERCENT: z.coerce.number().gt(0).max(100).default(10),
+  /** A run lock older than this belongs to a run that died without cleanup, and may be taken over. */
+  RUN_LOCK_MAX_AGE_HOURS: z.coerce.number().positive().default(80),
   /** The notification topic (approval requests, outcomes); unset locally (notifications are logged). */
   PIPELINE_TOPIC_ARN: z.string().min(1).optional(),
 });

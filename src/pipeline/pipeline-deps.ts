@@ -20,7 +20,7 @@ export function buildPipelineDeps(env: Record<string, string | undefined>, log: 
     bucket: config.ARTIFACT_BUCKET,
     store: new S3ObjectStore(getS3Client(), config.ARTIFACT_BUCKET),
     registry: new DynamoDbModelRegistry(getDocumentClient(), config.REGISTRY_TABLE),
-    lock: new RunLock(getDocumentClient(), config.REGISTRY_TABLE),
+    lock: new RunLock(getDocumentClient(), config.REGISTRY_TABLE, config.RUN_LOCK_MAX_AGE_HOURS * 3_600_000),
     environment: { node: process.version, platform: `${process.platform}-${process.arch}` },
     producerVersion,
     notify: async (subject, message) => {

@@ -77,7 +77,7 @@ describe.each([
   });
 
   it('leave no AwsSolutions annotation and no warning on any stack', () => {
-    for (const stack of [synth.data, synth.serving, synth.batch, synth.streaming, synth.monitoring]) {
+    for (const stack of [synth.data, synth.serving, synth.batch, synth.streaming, synth.monitoring, synth.pipeline]) {
       const annotations = Annotations.fromStack(stack);
       expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
       expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);

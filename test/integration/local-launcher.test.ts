@@ -4,15 +4,9 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getS3Client } from '../../src/aws/clients.js';
 import { S3ObjectStore } from '../../src/aws/s3-object-store.js';
-import { parseDataset } from '../../src/core/data/dataset.js';
-import { fitPreprocessor } from '../../src/core/features/fit.js';
-import { transformRecords } from '../../src/core/features/transform.js';
-import { encodeMatrix, MATRIX_FILES, type EncodedMatrix } from '../../src/core/training/matrix-format.js';
+import { MATRIX_FILES, type EncodedMatrix } from '../../src/core/training/matrix-format.js';
 import { classifierMetrics } from '../../src/core/training/metrics.js';
-import { stratifiedSplit } from '../../src/core/training/split.js';
-import { readTrainingRows } from '../../src/core/training/train-model.js';
 import { untarFiles } from '../../src/core/training/tar.js';
-import { generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
 import { OnnxScorer } from '../../src/inference/onnx-scorer.js';
 import { localResourceNames } from '../../src/local/resources.js';
 import {
@@ -22,7 +16,7 @@ import {
   type CreateTrainingJobRequest,
   type DescribeTrainingJobResult,
 } from '../../src/training/local-launcher.js';
-import { demoSpec } from '../support/demo-model.js';
+import { demoChannels } from '../support/training-channels.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
 
 /**
@@ -96,18 +90,7 @@ beforeAll(async () => {
   env = await startTestEmulators();
   store = new S3ObjectStore(getS3Client(), BUCKET);
   // As the pipeline's build step: validate rows, stratified seeded split, transforms fitted on train only.
-  const spec = demoSpec();
-  const { records, labels } = readTrainingRows(spec, parseDataset(toCsv(generateCreditRisk({ rows: 4000, seed: 29 })), 'csv'));
-  const split = stratifiedSplit(labels, 0.2, SEED);
-  const pre = fitPreprocessor(spec, split.train.map((i) => records[i]!));
-  width = pre.columns.length;
-  const lineage = { model: spec.name, specHash: pre.specHash, transformCodeHash: pre.transformCodeHash };
-  const encode = (idx: number[]) =>
-    encodeMatrix({ features: transformRecords(pre, idx.map((i) => records[i]!)), labels: idx.map((i) => labels[i]!), featureNames: pre.columns, lineage });
-  train = encode(split.train);
-  validation = encode(split.holdout);
-  Xv = transformRecords(pre, split.holdout.map((i) => records[i]!));
-  yv = Float32Array.from(split.holdout, (i) => labels[i]!);
+  ({ train, validation, Xv, yv, width } = demoChannels({ rows: 4000, dataSeed: 29, splitSeed: SEED }));
   await uploadChannel('training/data/run-1/train', train);
   await uploadChannel('training/data/run-1/validation', validation);
   await uploadChannel('training/data/corrupt/train', train, { ...train.header, rows: train.header.rows + 1 });

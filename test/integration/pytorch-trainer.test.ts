@@ -6,15 +6,13 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDataset } from '../../src/core/data/dataset.js';
-import { fitPreprocessor } from '../../src/core/features/fit.js';
-import { transformRecords } from '../../src/core/features/transform.js';
 import { MODEL_SIGNATURE } from '../../src/core/onnx/export-network.js';
-import { encodeMatrix, MATRIX_FILES, type EncodedMatrix } from '../../src/core/training/matrix-format.js';
+import { MATRIX_FILES, type EncodedMatrix } from '../../src/core/training/matrix-format.js';
 import { classifierMetrics } from '../../src/core/training/metrics.js';
-import { stratifiedSplit } from '../../src/core/training/split.js';
-import { readTrainingRows, trainModel } from '../../src/core/training/train-model.js';
+import { trainModel } from '../../src/core/training/train-model.js';
 import { generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
 import { OnnxScorer } from '../../src/inference/onnx-scorer.js';
+import { demoChannels } from '../support/training-channels.js';
 import { demoSpec } from '../support/demo-model.js';
 
 /**
@@ -111,17 +109,7 @@ describe.skipIf(!python)(`training/train.py (PyTorch on CPU)${skipReason}`, () =
 
   beforeAll(() => {
     // The same steps as the TS trainer: validate rows, stratified seeded split, fit transforms on train only.
-    const { records, labels } = readTrainingRows(spec, data);
-    const split = stratifiedSplit(labels, 0.2, SEED);
-    const pre = fitPreprocessor(spec, split.train.map((i) => records[i]!));
-    width = pre.columns.length;
-    const lineage = { model: spec.name, specHash: pre.specHash, transformCodeHash: pre.transformCodeHash };
-    const encode = (idx: number[]) =>
-      encodeMatrix({ features: transformRecords(pre, idx.map((i) => records[i]!)), labels: idx.map((i) => labels[i]!), featureNames: pre.columns, lineage });
-    train = encode(split.train);
-    validation = encode(split.holdout);
-    Xv = transformRecords(pre, split.holdout.map((i) => records[i]!));
-    yv = Float32Array.from(split.holdout, (i) => labels[i]!);
+    ({ train, validation, Xv, yv, width } = demoChannels({ rows: 4000, dataSeed: 29, splitSeed: SEED }));
 
     work = mkdtempSync(join(tmpdir(), 'pytorch-trainer-'));
     channels = { train: writeChannel(join(work, 'channels/train'), train), validation: writeChannel(join(work, 'channels/validation'), validation) };

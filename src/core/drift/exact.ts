@@ -151,7 +151,7 @@ function populationStd(values: Float64Array): number {
 }
 
 /** First index whose value is >= x (numpy side='left'): the bin of x. */
-function lowerBound(sorted: ArrayLike<number>, x: number): number {
+export function lowerBound(sorted: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {

@@ -3,7 +3,7 @@ import { IntegrityError } from '../errors.js';
 import type { ModelSpec } from '../spec/model-spec.js';
 import { canonicalJson } from '../spec/load-spec.js';
 import type { FeatureRecord } from '../validation/record-validator.js';
-import { quantileEdges } from './exact.js';
+import { lowerBound, quantileEdges } from './exact.js';
 
 /**
  * Sketches: fixed-bin histograms per feature and of the prediction score, kept in memory by every scoring path
@@ -122,18 +122,6 @@ function numericValues(records: readonly FeatureRecord[], name: string): Float64
     if (typeof v === 'number' && Number.isFinite(v)) out[n++] = v;
   }
   return out.subarray(0, n);
-}
-
-/** searchsorted(edges, x, 'left'): the first index i with edges[i] >= x. */
-function lowerBound(edges: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = edges.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (edges[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**
