@@ -20,7 +20,7 @@ export const s3Layout = {
     const iso = new Date(epochMs).toISOString();
     return `sketches/${model}/v${version}/dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/`;
   },
-  /** One sketch, named by its last observation's time and its writer. */
+  /** One sketch, named by the time it was written and its writer. */
   sketchKey: (model: string, version: number, epochMs: number, writerId: string, sequence: number) =>
     `${s3Layout.sketchHourPrefix(model, version, epochMs)}${epochMs}-${writerId}-${String(sequence).padStart(6, '0')}.json`,
   /** Ground-truth labels: `labels/<model>/dt=YYYY-MM-DD/<id>.jsonl` (feedback route and dropped label files). */

@@ -10,6 +10,7 @@ import { IntegrityError, NotFoundError } from '../core/errors.js';
 import { parseModelMetadata, type ModelMetadata } from '../core/registry/model-metadata.js';
 import type { ModelRegistry, ObjectStore } from '../core/registry/ports.js';
 import type { ModelVersion } from '../core/registry/records.js';
+import { timeOfUuidv7 } from '../core/ids.js';
 import { s3Layout } from '../core/storage-layout.js';
 import type { EventPublisher } from '../streaming/event-publisher.js';
 import type { DriftConfig } from './config.js';
@@ -34,25 +35,45 @@ export async function checkAllModels(deps: DriftCheckDeps, at: number): Promise<
   const results: DriftCheckResult[] = [];
   for (const deployment of await deps.registry.listModels()) {
     if (!deployment.productionVersion) continue;
-    results.push(await checkModel(deps, deployment.model, at));
+    try {
+      results.push(await checkModel(deps, deployment.model, at));
+    } catch (e) {
+      results.push(errorResult(deployment.model, deployment.productionVersion, at, deps.config, `the check could not be recorded: ${(e as Error).message}`));
+    }
   }
   return results;
 }
 
+export interface CheckOptions {
+  /**
+   * `false`: compute and return the result only — no state, no stored result, no report, no alert (what a person
+   * running `mlops drift check` wants: looking must not advance the streak or start a cooldown).
+   */
+  readonly record?: boolean;
+}
+
 /**
- * One check of one model's production version over the window ending at `at`: merges the window's sketches,
- * compares them with the training baseline, measures live quality from feedback labels, folds the verdict into
- * the model's state (streak, cooldown), raises an alert when it becomes `drifted`, and writes the result and
- * the HTML report. Failures become an `error` result, never an exception and never a false alarm.
+ * One check of one model's production version over the window ending at `at`: merges the sketches written in
+ * the window, compares them with the training baseline, measures live quality from the feedback labels received
+ * in the window, folds the verdict into the model's state (streak, cooldown), raises an alert when it becomes
+ * `drifted`, and writes the result and the HTML report. Failures become an `error` result that leaves the state
+ * as it was: never a crash, never a false alarm, never a reset cooldown. Safe to retry for the same `at`.
  */
-export async function checkModel(deps: DriftCheckDeps, model: string, at: number): Promise<DriftCheckResult> {
+export async function checkModel(deps: DriftCheckDeps, model: string, at: number, options: CheckOptions = {}): Promise<DriftCheckResult> {
+  const record = options.record ?? true;
   const window = { from: at - deps.config.DRIFT_WINDOW_MINUTES * 60_000, to: at };
-  const previous = await readState(deps.store, model).catch(() => undefined);
+  let previous: DriftState | undefined;
+  try {
+    previous = await readState(deps.store, model);
+  } catch (e) {
+    // Unknown state: no verdict, and nothing overwritten.
+    return errorResult(model, null, at, deps.config, `the drift state could not be read: ${(e as Error).message}`);
+  }
   let version: ModelVersion | null = null;
   let metadata: ModelMetadata | null = null;
   let drift: WindowDrift | 'no-baseline' | 'error' = 'error';
   let quality: QualityWindow | null = null;
-  let error: string | undefined;
+  const errors: string[] = [];
   try {
     const deployment = await deps.registry.getDeployment(model);
     if (!deployment?.productionVersion) throw new NotFoundError(`${model} has no production version`);
@@ -61,20 +82,28 @@ export async function checkModel(deps: DriftCheckDeps, model: string, at: number
     metadata = await readMetadata(deps.store, version);
     if (!metadata.baseline) {
       drift = 'no-baseline';
-      error = `${model} v${version.version} has no training baseline (registered before drift sketches, or trained without one)`;
+      errors.push(`${model} v${version.version} has no training baseline (registered before drift sketches, or trained without one)`);
     } else {
       const current = mergeSketches(metadata.baseline.layout, metadata.baseline.layoutHash, model, version.version, await readWindowSketches(deps.store, model, version.version, window));
       drift = compareWithBaseline(metadata.baseline, current, thresholdsOf(deps.config));
     }
-    quality = await measureLiveQuality(deps, model, version, metadata, at);
   } catch (e) {
     drift = 'error';
-    error = (e as Error).message;
+    errors.push((e as Error).message);
+  }
+  if (version && metadata) {
+    // Its own failure: an unreadable label or capture object must not throw away the drift verdict.
+    try {
+      quality = await measureLiveQuality(deps, model, version, metadata, window);
+    } catch (e) {
+      errors.push(`quality not measured: ${(e as Error).message}`);
+    }
   }
   // Concept drift counts like feature drift: a degraded window extends the streak.
   const verdict = typeof drift === 'object' && quality?.status === 'degraded' ? { ...drift, status: 'drift' as const } : drift;
-  const next = nextDriftState(previous, version?.version ?? 0, verdict, at, policyOf(deps.config));
+  const next = nextDriftState(previous, version?.version ?? previous?.version ?? 0, verdict, at, policyOf(deps.config));
   let { state, alert } = next;
+  if (!record) alert = false;
   if (alert && deps.events) {
     try {
       await publishAlert(deps.events, model, version?.version ?? null, at, state.streak, typeof drift === 'object' ? drift : null, quality);
@@ -82,7 +111,7 @@ export async function checkModel(deps: DriftCheckDeps, model: string, at: number
       // Not recorded as alerted, so the next check raises it again.
       state = { ...state, lastAlertAt: previous?.lastAlertAt ?? null };
       alert = false;
-      error = `the alert could not be published: ${(e as Error).message}`;
+      errors.push(`the alert could not be published: ${(e as Error).message}`);
     }
   }
   const result: DriftCheckResult = {
@@ -97,10 +126,27 @@ export async function checkModel(deps: DriftCheckDeps, model: string, at: number
     drift: typeof drift === 'object' ? drift : null,
     quality,
     layout: (metadata?.baseline as Baseline | undefined)?.layout ?? null,
-    ...(error ? { error } : {}),
+    ...(errors.length ? { error: errors.join('; ') } : {}),
   };
-  await writeResult(deps.store, result, state);
+  if (record) await writeResult(deps.store, result, state);
   return result;
+}
+
+function errorResult(model: string, version: number | null, at: number, config: DriftConfig, error: string): DriftCheckResult {
+  return {
+    format: DRIFT_RESULT_FORMAT,
+    model,
+    version,
+    checkedAt: at,
+    window: { from: at - config.DRIFT_WINDOW_MINUTES * 60_000, to: at },
+    status: 'error',
+    streak: 0,
+    alert: false,
+    drift: null,
+    quality: null,
+    layout: null,
+    error,
+  };
 }
 
 function thresholdsOf(config: DriftConfig): DriftThresholds {
@@ -118,12 +164,20 @@ async function readMetadata(store: ObjectStore, version: ModelVersion): Promise<
   return parseModelMetadata(JSON.parse(new TextDecoder().decode(bytes)));
 }
 
-/** Sketches of one version whose last observation falls in (from, to]; an unreadable object is an error. */
+/**
+ * Sketches of one version written in (from, to] — by the write time at the start of their object name, so a
+ * sketch flushed after its last observation's window closed is still counted, once, by the next check.
+ * An unreadable object is an error.
+ */
 async function readWindowSketches(store: ObjectStore, model: string, version: number, window: { from: number; to: number }): Promise<Sketch[]> {
   const keys: string[] = [];
   for (let t = Math.floor(window.from / HOUR) * HOUR; t <= window.to; t += HOUR) keys.push(...(await store.list(s3Layout.sketchHourPrefix(model, version, t))));
-  const sketches = await Promise.all(
-    keys.map(async (key) => {
+  const inWindow = keys.filter((key) => {
+    const writtenAt = Number(/\/(\d+)-[^/]*$/.exec(key)?.[1]);
+    return writtenAt > window.from && writtenAt <= window.to;
+  });
+  return Promise.all(
+    inWindow.map(async (key) => {
       try {
         return JSON.parse(new TextDecoder().decode(await store.get(key))) as Sketch;
       } catch (e) {
@@ -131,27 +185,38 @@ async function readWindowSketches(store: ObjectStore, model: string, version: nu
       }
     }),
   );
-  return sketches.filter((s) => s && s.to > window.from && s.to <= window.to);
 }
 
-/** Labels of the quality window joined to this version's captured predictions (captures from a day earlier too). */
-async function measureLiveQuality(deps: DriftCheckDeps, model: string, version: ModelVersion, metadata: ModelMetadata, at: number): Promise<QualityWindow | null> {
-  const from = at - deps.config.QUALITY_WINDOW_HOURS * HOUR;
-  const labels = await readLabels(deps.store, model, metadata.spec, from, at);
+/**
+ * Live quality: the labels received in the window (so each label counts in one window only), joined to the
+ * captured predictions they label. Prediction ids are time-ordered (uuidv7): only the capture hours those ids
+ * fall in are read, at most QUALITY_WINDOW_HOURS back.
+ */
+async function measureLiveQuality(deps: DriftCheckDeps, model: string, version: ModelVersion, metadata: ModelMetadata, window: { from: number; to: number }): Promise<QualityWindow> {
+  const labels = await readLabels(deps.store, model, metadata.spec, window.from, window.to);
   const thresholds = { minLabels: deps.config.QUALITY_MIN_LABELS, maxAucDrop: deps.config.QUALITY_MAX_AUC_DROP, maxAccuracyDrop: 0.05, maxLogLossIncrease: 0.1 };
-  if (labels.size === 0) return measureQuality([], [], version.metrics, metadata.spec.threshold, thresholds);
-  const { records } = await readCaptures(deps.store, model, from - 24 * HOUR, at);
+  const oldest = window.to - deps.config.QUALITY_WINDOW_HOURS * HOUR;
+  const hours = new Set<number>();
+  for (const id of labels.keys()) {
+    const at = timeOfUuidv7(id);
+    if (at !== null && at >= oldest && at <= window.to) hours.add(Math.floor(at / HOUR) * HOUR);
+  }
   const scores: number[] = [];
   const ys: number[] = [];
-  for (const r of records) {
-    const y = labels.get(r.predictionId);
-    if (y === undefined || r.version !== version.version) continue;
-    scores.push(r.score);
-    ys.push(y);
+  for (const hour of [...hours].sort((a, b) => a - b)) {
+    const { records } = await readCaptures(deps.store, model, hour, hour + HOUR - 1);
+    for (const r of records) {
+      const y = labels.get(r.predictionId);
+      if (y === undefined || r.version !== version.version) continue;
+      scores.push(r.score);
+      ys.push(y);
+      labels.delete(r.predictionId); // a prediction counts once
+    }
   }
   return measureQuality(scores, ys, version.metrics, metadata.spec.threshold, thresholds);
 }
 
+/** The state of the last check; undefined when there was none. Any other read failure throws. */
 async function readState(store: ObjectStore, model: string): Promise<DriftState | undefined> {
   try {
     return JSON.parse(new TextDecoder().decode(await store.get(s3Layout.driftStateKey(model)))) as DriftState;

@@ -1,4 +1,4 @@
-import { uuidv7 } from '../core/ids.js';
+import { timeOfUuidv7, uuidv7 } from '../core/ids.js';
 import type { ObjectStore } from '../core/registry/ports.js';
 import type { ModelSpec } from '../core/spec/model-spec.js';
 import { s3Layout } from '../core/storage-layout.js';
@@ -25,14 +25,29 @@ export async function writeLabels(store: ObjectStore, model: string, labels: rea
 }
 
 /**
- * Labels received in [from, to] (by the day partitions they were written to), as 1/0 by prediction id. The
- * latest label wins when a prediction was labelled twice; lines that are not labels of this spec are skipped
- * (dropped label files are not validated on the way in).
+ * When a label object was written: the time of its uuidv7 name (the feedback route's objects), or the epoch
+ * milliseconds ending the name of a dropped file (`<anything>-<ms>.jsonl`); null for other names.
+ */
+export function labelObjectTime(key: string): number | null {
+  const name = key.slice(key.lastIndexOf('/') + 1).replace(/\.jsonl$/, '');
+  const uuid = timeOfUuidv7(name);
+  if (uuid !== null) return uuid;
+  const ms = /-(\d{13})$/.exec(name);
+  return ms ? Number(ms[1]) : null;
+}
+
+/**
+ * Labels written in (from, to] (by their object's time, so each label counts in one window), as 1/0 by
+ * prediction id. The latest label wins when a prediction was labelled twice; lines that are not labels of this
+ * spec are skipped (dropped label files are not validated on the way in), and so are objects whose name carries
+ * no time.
  */
 export async function readLabels(store: ObjectStore, model: string, spec: ModelSpec, from: number, to: number): Promise<Map<string, 0 | 1>> {
   const labels = new Map<string, 0 | 1>();
   for (let day = Math.floor(from / DAY) * DAY; day <= to; day += DAY) {
     for (const key of await store.list(s3Layout.labelDayPrefix(model, day))) {
+      const at = labelObjectTime(key);
+      if (at === null || at <= from || at > to) continue;
       for (const line of new TextDecoder().decode(await store.get(key)).split('\n')) {
         if (!line.trim()) continue;
         try {

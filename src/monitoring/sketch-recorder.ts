@@ -38,9 +38,17 @@ export class SketchRecorder {
     this.now = options.now ?? Date.now;
   }
 
-  /** Counts scored records (validated, before imputation) and their scores. */
+  /** Counts scored records (validated, before imputation) and their scores. Never throws: a failure is counted. */
   observe(model: string, version: number, baseline: Baseline | undefined, records: readonly Readonly<Record<string, unknown>>[], scores: ArrayLike<number>, at: number): void {
     if (!baseline) return;
+    try {
+      this.count(model, version, baseline, records, scores, at);
+    } catch (error) {
+      this.options.onDropped(records.length, error);
+    }
+  }
+
+  private count(model: string, version: number, baseline: Baseline, records: readonly Readonly<Record<string, unknown>>[], scores: ArrayLike<number>, at: number): void {
     const key = `${model}\0${version}`;
     let entry = this.open.get(key);
     if (!entry || entry.acc.hash !== baseline.layoutHash) {
@@ -73,7 +81,8 @@ export class SketchRecorder {
     await Promise.all(
       entries.map(async (e) => {
         const sketch = e.acc.toSketch(e.model, e.version);
-        const key = s3Layout.sketchKey(e.model, e.version, sketch.to, this.options.writerId, this.sequence++);
+        // Named (and partitioned) by write time: the drift check takes each sketch in the window it was written in.
+        const key = s3Layout.sketchKey(e.model, e.version, this.now(), this.options.writerId, this.sequence++);
         try {
           await this.store.put(key, new TextEncoder().encode(JSON.stringify(sketch)), 'application/json');
         } catch (error) {

@@ -57,8 +57,10 @@ async function traffic(rows: number, seed: number, covariateDrift = 0, conceptDr
   return labelled;
 }
 
-// Scheduled events carry whole seconds: a check a second from now sees everything written so far.
-const runCheck = async (at = new Date(Date.now() + 1000)) => (await check(scheduledEvent('mlops-local-drift-check', at), lambdaContext('drift-check', 300_000)))[0]!;
+// Scheduled events carry whole seconds: each check here is a second after the last (a check at the same time
+// would be a retry of the same window), so it sees everything written so far.
+let checks = 0;
+const runCheck = async (at = new Date(Date.now() + 1000 * ++checks)) => (await check(scheduledEvent('mlops-local-drift-check', at), lambdaContext('drift-check', 300_000)))[0]!;
 
 describe('drift-check function (scheduled events) with the predict path writing sketches', () => {
   it('says insufficient data for an empty window, without an alarm-worthy figure', async () => {

@@ -122,8 +122,19 @@ describe('nextDriftState', () => {
   it('alerts again only after the cooldown, and starts over for a new version', () => {
     const states = run(Array(30).fill(drifted));
     expect(states.filter((s) => s.endsWith('!'))).toEqual(['drifted:3!', 'drifted:27!']);
-    const previous: DriftState = { version: 1, streak: 9, lastAlertAt: H, status: 'drifted', checkedAt: H };
+    const previous: DriftState = { version: 1, streak: 9, lastAlertAt: 0, status: 'drifted', checkedAt: 0 };
     expect(run([drifted], previous, 2)).toEqual(['warning:1']);
+  });
+
+  it('treats a second check of the same window as a retry: nothing changes, no second alert', () => {
+    const alerted = nextDriftState({ version: 1, streak: 2, lastAlertAt: null, status: 'warning', checkedAt: 2 * H }, 1, drifted, 3 * H, { consecutiveWindows: 3, cooldownMs: 24 * H });
+    expect(alerted.alert).toBe(true);
+    expect(nextDriftState(alerted.state, 1, drifted, 3 * H)).toEqual({ state: alerted.state, alert: false });
+  });
+
+  it('keeps streak and cooldown through an error, even when the version could not be read', () => {
+    const previous: DriftState = { version: 4, streak: 2, lastAlertAt: H, status: 'warning', checkedAt: 2 * H };
+    expect(nextDriftState(previous, 0, 'error', 3 * H)).toEqual({ state: { ...previous, status: 'error', checkedAt: 3 * H }, alert: false });
   });
 
   it('reports no-baseline and error without touching the streak or alerting', () => {

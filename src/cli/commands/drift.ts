@@ -10,9 +10,10 @@ import { dataDirOf, out, table, targetOf } from '../args.js';
 import { openTarget } from '../target.js';
 
 /**
- * `mlops drift check <model>`: runs the drift check now (the same code the scheduled function runs, recorded like
- * a scheduled check) and prints the per-feature table. `mlops drift report <model> [--out file.html]`: the HTML
- * report of the latest check (running one when there is none).
+ * `mlops drift check <model>`: runs the drift check now (the same code the scheduled function runs) and prints
+ * the per-feature table. Read-only: looking records nothing, so it never advances a streak, starts a cooldown or
+ * swallows an alert. `mlops drift report <model> [--out file.html]`: the HTML report of the latest recorded
+ * check (of a check made now when there is none).
  */
 export async function drift(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
@@ -47,13 +48,13 @@ export async function drift(argv: string[]): Promise<number> {
     const deps = { config, registry: target.registry, store: target.store };
     if (sub === 'report') {
       const history = await readHistory(target.store, model);
-      const latest = history.at(-1) ?? (await checkModel(deps, model, Date.now()));
+      const latest = history.at(-1) ?? (await checkModel(deps, model, Date.now(), { record: false }));
       const file = values.out ?? `${model}-drift-report.html`;
       writeFileSync(file, renderDriftReport(latest, history.filter((r) => r !== latest)));
       out(`wrote ${file}: ${model} ${latest.status} (checked ${new Date(latest.checkedAt).toISOString()})`);
       return 0;
     }
-    const result = await checkModel(deps, model, Date.now());
+    const result = await checkModel(deps, model, Date.now(), { record: false });
     if (values.json) return out(JSON.stringify(result, null, 2)), 0;
     printResult(result);
     return result.status === 'error' ? 1 : 0;

@@ -36,11 +36,15 @@ export interface StatusUpdate {
 
 /** Folds one check into the state. A new production version starts a new streak (its baseline differs). */
 export function nextDriftState(previous: DriftState | undefined, version: number, outcome: WindowDrift | 'no-baseline' | 'error', now: number, policy: DriftPolicy = defaultDriftPolicy): StatusUpdate {
+  // A retried check of a window already folded in changes nothing (and alerts no second time).
+  if (previous && previous.checkedAt >= now) return { state: previous, alert: false };
+  // An error says nothing about drift: the streak and the cooldown stay as they were, whatever the version.
+  if (outcome === 'error') return { state: { ...(previous ?? { version, streak: 0, lastAlertAt: null }), status: 'error', checkedAt: now }, alert: false };
   const prior = previous && previous.version === version ? previous : undefined;
   const streak0 = prior?.streak ?? 0;
   const lastAlertAt = prior?.lastAlertAt ?? null;
   const keep = (status: ModelDriftStatus, streak: number): StatusUpdate => ({ state: { version, streak, lastAlertAt, status, checkedAt: now }, alert: false });
-  if (outcome === 'no-baseline' || outcome === 'error') return keep(outcome, streak0);
+  if (outcome === 'no-baseline') return keep(outcome, streak0);
   if (outcome.status === 'insufficient-data') return keep('insufficient-data', streak0);
   if (outcome.status === 'ok') return keep('ok', 0);
   const streak = streak0 + 1;
