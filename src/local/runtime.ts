@@ -106,10 +106,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const featureIngest = (await import('../../functions/feature-ingest/handler.js')) as { handler: ProxyHandler };
     const materialize = (await import('../../functions/feature-materialize/handler.js')) as { handler: ScheduledHandler };
     const driftCheck = (await import('../../functions/drift-check/handler.js')) as { handler: ScheduledHandler };
+    const driftSeconds = localScheduleSeconds('MLOPS_LOCAL_DRIFT_SECONDS', 300);
+    // Windows as long as the schedule period, as on AWS: overlapping windows would count one bad hour several times.
+    process.env.DRIFT_WINDOW_MINUTES ??= String(driftSeconds / 60);
     const scheduler = (schedules = startScheduler(
       [
         { rule: localScheduleRules.materialize, functionName: 'feature-materialize', everyMs: localScheduleSeconds('MLOPS_LOCAL_MATERIALIZE_SECONDS', 300) * 1000, handler: materialize.handler },
-        { rule: localScheduleRules.drift, functionName: 'drift-check', everyMs: localScheduleSeconds('MLOPS_LOCAL_DRIFT_SECONDS', 300) * 1000, handler: driftCheck.handler },
+        { rule: localScheduleRules.drift, functionName: 'drift-check', everyMs: driftSeconds * 1000, handler: driftCheck.handler },
       ],
       log,
     ));

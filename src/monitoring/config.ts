@@ -5,7 +5,7 @@ export const driftConfigSchema = z.object({
   REGISTRY_TABLE: z.string().min(1, 'REGISTRY_TABLE must name the model registry table'),
   ARTIFACT_BUCKET: z.string().min(1, 'ARTIFACT_BUCKET must name the artifact bucket (sketches, captures, labels, reports)'),
   /** Length of the window a check looks at, ending at the schedule time. */
-  DRIFT_WINDOW_MINUTES: z.coerce.number().int().positive().default(60),
+  DRIFT_WINDOW_MINUTES: z.coerce.number().positive().default(60),
   DRIFT_MIN_ROWS: z.coerce.number().int().positive().default(500),
   DRIFT_PSI_THRESHOLD: z.coerce.number().positive().default(0.1),
   DRIFT_ALPHA: z.coerce.number().positive().max(1).default(0.01),

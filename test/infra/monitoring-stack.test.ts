@@ -32,7 +32,7 @@ const STAGE = 'qa';
 const overrides = {
   stage: STAGE,
   driftScheduleMinutes: 30,
-  driftWindowMinutes: 45,
+  driftWindowMinutes: 30,
   driftMinRows: 800,
   driftPsiThreshold: 0.2,
   driftAlpha: 0.05,
@@ -142,7 +142,7 @@ describe('MonitoringStack', () => {
       expect(variables).toMatchObject({
         REGISTRY_TABLE: importOf(data, { Ref: dataIds(synth).registryTable }),
         ARTIFACT_BUCKET: importOf(data, { Ref: dataIds(synth).artifactBucket }),
-        DRIFT_WINDOW_MINUTES: '45',
+        DRIFT_WINDOW_MINUTES: '30',
         DRIFT_MIN_ROWS: '800',
         DRIFT_PSI_THRESHOLD: '0.2',
         DRIFT_ALPHA: '0.05',
@@ -163,7 +163,7 @@ describe('MonitoringStack', () => {
       variables.REGISTRY_TABLE = 'registry';
       variables.ARTIFACT_BUCKET = 'artifacts';
       const parsed = driftConfigSchema.parse(variables);
-      expect(parsed).toMatchObject({ DRIFT_WINDOW_MINUTES: 45, DRIFT_CONSECUTIVE_WINDOWS: 4, QUALITY_MAX_AUC_DROP: 0.03 });
+      expect(parsed).toMatchObject({ DRIFT_WINDOW_MINUTES: 30, DRIFT_CONSECUTIVE_WINDOWS: 4, QUALITY_MAX_AUC_DROP: 0.03 });
     });
   });
 
@@ -597,6 +597,7 @@ describe('monitoring configuration', () => {
   it('rejects schedules shorter than a check may run, or windows that leave observations unchecked', () => {
     expect(() => stageConfig({ driftScheduleMinutes: 5, driftWindowMinutes: 5 })).toThrow(/driftScheduleMinutes/);
     expect(() => stageConfig({ driftScheduleMinutes: 60, driftWindowMinutes: 30 })).toThrow(/driftWindowMinutes/);
+    expect(() => stageConfig({ driftScheduleMinutes: 60, driftWindowMinutes: 90 })).toThrow(/driftWindowMinutes must equal/);
   });
 
   it('rejects drift alarms CloudWatch cannot evaluate (more than a day of periods)', () => {
