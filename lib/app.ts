@@ -61,6 +61,7 @@ export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): 
     batchBucket: data.batchBucket,
     registryTable: data.registryTable,
     idempotencyTable: data.idempotencyTable,
+    piiTokenSecret: data.piiTokenSecret,
   });
   const streaming = new StreamingStack(app, stackName(config, 'Streaming'), {
     config,
@@ -68,6 +69,7 @@ export function buildApp(app: App, config: StageConfig = loadStageConfig(app)): 
     key: data.key,
     artifactBucket: data.artifactBucket,
     registryTable: data.registryTable,
+    piiTokenSecret: data.piiTokenSecret,
   });
   const monitoring = new MonitoringStack(app, stackName(config, 'Monitoring'), {
     config,

@@ -169,6 +169,13 @@ export const stageConfigSchema = z
     removalPolicy: z.enum(['retain', 'destroy']),
     /** Share of predictions whose inputs are captured (ids, versions and outputs always are). */
     captureSampleRate: z.number().min(0).max(1),
+    /**
+     * Share of batch-scored rows that are captured, inputs (PII tokenized) included; the other rows are in the
+     * scored file only (`CAPTURE_SAMPLE_RATE` of batch-score and ScorePart).
+     */
+    batchCaptureSampleRate: z.number().min(0).max(1),
+    /** Share of stream predictions whose inputs are captured (ids, versions and outputs always are). */
+    streamCaptureSampleRate: z.number().min(0).max(1),
     /** The predict function writes a capture batch when it is this old ... */
     captureFlushSeconds: z.number().positive().max(900),
     /** ... or holds this many records. */
@@ -251,8 +258,10 @@ export const stageConfigSchema = z
     message: 'partBytes must not exceed largeFileBytes (a large file must split into at least one part)',
     path: ['partBytes'],
   })
-  .refine((config) => config.driftWindowMinutes >= config.driftScheduleMinutes, {
-    message: 'driftWindowMinutes must be at least driftScheduleMinutes (observations between windows would never be checked)',
+  .refine((config) => config.driftWindowMinutes === config.driftScheduleMinutes, {
+    message:
+      'driftWindowMinutes must equal driftScheduleMinutes: shorter windows leave sketches unchecked, longer ones ' +
+      'count one bad period as several consecutive drifted windows',
     path: ['driftWindowMinutes'],
   })
   .refine((config) => config.driftScheduleMinutes * 60 * config.driftConsecutiveWindows <= MAX_ALARM_EVALUATION_SECONDS, {
@@ -293,6 +302,8 @@ export function defaultStageConfig(stage: string, production = isProductionStage
     accessLogExpirationDays: production ? 365 : 30,
     removalPolicy: production ? 'retain' : 'destroy',
     captureSampleRate: 1,
+    batchCaptureSampleRate: 0.01,
+    streamCaptureSampleRate: 0.1,
     captureFlushSeconds: 10,
     captureMaxRecords: 1000,
     shadowBudgetMs: 20,

@@ -11,6 +11,7 @@ import type { Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { buildBatchDeps, type BatchDeps } from '../../src/batch/batch-deps.js';
 import { jobsFromS3Event } from '../../src/batch/s3-event.js';
+import { predictMetrics } from '../../src/serving/telemetry-names.js';
 
 const logger = new Logger({ serviceName: 'batch-score' });
 const metrics = new Metrics({ serviceName: 'batch-score' });
@@ -18,7 +19,13 @@ const tracer = new Tracer({ serviceName: 'batch-score' });
 let deps: BatchDeps | undefined;
 
 const lambdaHandler = async (event: z.infer<typeof S3Schema>, context: Context) => {
-  deps ??= buildBatchDeps(process.env);
+  deps ??= buildBatchDeps(process.env, {
+    onCaptureDropped: (count, error) => {
+      metrics.addMetric(predictMetrics.captureDropped, MetricUnit.Count, count);
+      logger.warn('capture records dropped', { count, ...(error ? { error: error as Error } : {}) });
+    },
+    onPiiKeyUnavailable: (error) => logger.warn('PII token key unreadable; sampled rows are captured without inputs', { error: error as Error }),
+  });
   deps.idempotency.registerLambdaContext(context);
   const results = [];
   for (const { identity, job } of jobsFromS3Event(event)) {

@@ -9,7 +9,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { parser } from '@aws-lambda-powertools/parser/middleware';
 import type { Context, KinesisStreamBatchResponse } from 'aws-lambda';
 import { scoreBatch } from '../../src/streaming/stream-batch.js';
-import { streamDepsOnce } from '../../src/streaming/stream-deps.js';
+import { streamDepsOnce, type StreamDeps } from '../../src/streaming/stream-deps.js';
 import { streamEventSchema, type StreamEvent } from '../../src/streaming/stream-event.js';
 import { STREAM_SERVICE, streamMetrics } from '../../src/streaming/telemetry-names.js';
 
@@ -26,11 +26,23 @@ const getDeps = streamDepsOnce(process.env, {
     metrics.addMetric(streamMetrics.sketchDropped, MetricUnit.Count, rows);
     logger.warn('drift sketch observations dropped', { rows, ...(error ? { error: error as Error } : {}) });
   },
+  onCaptureDropped: (count, error) => {
+    metrics.addMetric(streamMetrics.captureDropped, MetricUnit.Count, count);
+    logger.warn('capture records dropped', { count, ...(error ? { error: error as Error } : {}) });
+  },
+  onPiiKeyUnavailable: (error) => logger.warn('PII token key unreadable; captures carry no inputs meanwhile', { error: error as Error }),
 });
 
-/** Kinesis (ReportBatchItemFailures) -> score per model -> Prediction events; poison records skipped, transient failures retried. */
+/** The container's dependencies once built (flushCaptures writes their buffers). */
+let built: StreamDeps | undefined;
+
+/**
+ * Kinesis (ReportBatchItemFailures) -> score per model -> Prediction events; poison records skipped, transient
+ * failures retried. Captures and sketches are written in the background when due, never awaited here.
+ */
 const lambdaHandler = async (event: StreamEvent, context: Context): Promise<KinesisStreamBatchResponse> => {
-  const recordHandler = await scoreBatch(await getDeps(), event.Records, metrics, logger);
+  built = await getDeps();
+  const recordHandler = await scoreBatch(built, event.Records, metrics, logger);
   return processPartialResponse(event, recordHandler, processor, { context, throwOnFullBatchFailure: false });
 };
 
@@ -39,3 +51,9 @@ export const handler = middy(lambdaHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .use(parser({ schema: streamEventSchema }));
+
+/** Writes buffered captures and sketches now (the local runtime, tests); a container never built has none. */
+export async function flushCaptures(): Promise<void> {
+  if (!built) return;
+  await Promise.all([built.captures.flush(), built.sketches.flush()]);
+}

@@ -9,12 +9,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3n from 'aws-cdk-lib/aws-s3-notifications';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { BatchConfig } from '../../src/batch/config.js';
+import type { BatchCaptureConfig, BatchConfig } from '../../src/batch/config.js';
 import { BATCH_SUFFIXES } from '../../src/batch/layout.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
-import { grantModelRead, grantSketchWrite } from '../constructs/model-access.js';
+import { grantCaptureWrite, grantModelRead, grantPiiTokenRead, grantSketchWrite } from '../constructs/model-access.js';
 import { BATCH_STATES, BatchStateMachine, type BatchTaskState } from '../constructs/batch-state-machine.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
 import { acknowledgeWildcardActions, kmsDataKeyReasons } from '../constructs/nag.js';
@@ -74,6 +75,11 @@ export interface BatchStackProps extends StackProps {
   readonly batchBucket: s3.IBucket;
   readonly registryTable: dynamodb.ITable;
   readonly idempotencyTable: dynamodb.ITable;
+  /**
+   * The key tokenizing PII in captures (DataStack.piiTokenSecret), read by the two scoring functions. Without it
+   * they capture sampled rows without their inputs.
+   */
+  readonly piiTokenSecret?: secretsmanager.ISecret;
 }
 
 /**
@@ -84,7 +90,9 @@ export interface BatchStackProps extends StackProps {
  * of batch-score, failed executions, messages in the dead-letter queue.
  *
  * Each function may touch only the prefixes its step needs; the functions that load a model version read the
- * registry and artifacts/ (read-only) and get the onnxruntime layer; MarkFailed does neither.
+ * registry and artifacts/ (read-only) and get the onnxruntime layer; MarkFailed does neither. The two that score
+ * rows (batch-score, ScorePart) also write drift sketches and sampled prediction captures to the artifact bucket
+ * (`sketches/`, `captures/`: put only) and read the PII token secret.
  *
  * The bucket's notifications are set from this stack (a custom resource that merges them into the bucket's
  * configuration), so the Data stack never refers to a function of this one: no cyclic reference.
@@ -93,7 +101,7 @@ export interface BatchStackProps extends StackProps {
  * ```ts
  * const batch = new BatchStack(app, 'Mlops-dev-Batch', {
  *   config, key: data.key, artifactBucket: data.artifactBucket, batchBucket: data.batchBucket,
- *   registryTable: data.registryTable, idempotencyTable: data.idempotencyTable,
+ *   registryTable: data.registryTable, idempotencyTable: data.idempotencyTable, piiTokenSecret: data.piiTokenSecret,
  * });
  * batch.stateMachine.stateMachineArn; batch.score.function;
  * ```
@@ -171,8 +179,12 @@ export class BatchStack extends Stack {
       memorySize: config.batchMemoryMb,
       timeout: fifteenMinutes,
     });
-    // The two functions that score rows count them into drift sketches.
-    for (const scoring of [this.score, this.scorePart]) grantSketchWrite(scoring, props.artifactBucket, props.key);
+    // The two functions that score rows count them into drift sketches and capture a sample of them.
+    for (const scoring of [this.score, this.scorePart]) {
+      grantSketchWrite(scoring, props.artifactBucket, props.key);
+      grantCaptureWrite(scoring, props.artifactBucket, props.key);
+      if (props.piiTokenSecret) grantPiiTokenRead(scoring, props.piiTokenSecret, props.key);
+    }
     this.merge = fn('Merge', BATCH_SERVICES.merge, BATCH_ENTRIES.merge, {
       description: 'merges the scored parts of a large batch file and writes its manifest',
       loadsModel: true,
@@ -211,6 +223,16 @@ export class BatchStack extends Stack {
     };
     for (const batchFunction of this.functions) {
       for (const [name, value] of Object.entries(environment)) batchFunction.function.addEnvironment(name, value);
+    }
+    // Captures (src/batch/config.ts batchCaptureConfigSchema), for the two scoring functions only. The PII token key
+    // itself never becomes an environment variable: the functions read the secret (PII_TOKEN_KEY is local only).
+    const captureEnvironment: Record<Exclude<keyof BatchCaptureConfig, 'PII_TOKEN_KEY' | 'PII_TOKEN_SECRET_ARN'>, string> = {
+      CAPTURE_SAMPLE_RATE: String(config.batchCaptureSampleRate),
+      CAPTURE_MAX_RECORDS: String(config.captureMaxRecords),
+    };
+    for (const scoring of [this.score, this.scorePart]) {
+      for (const [name, value] of Object.entries(captureEnvironment)) scoring.function.addEnvironment(name, value);
+      if (props.piiTokenSecret) scoring.function.addEnvironment('PII_TOKEN_SECRET_ARN', props.piiTokenSecret.secretArn);
     }
     this.score.function.addEnvironment('BATCH_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
 

@@ -11,6 +11,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sources from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -20,8 +21,11 @@ import { STREAM_SERVICE } from '../../src/streaming/telemetry-names.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
 import { acknowledgeWildcardActions, kmsDataKeyReasons } from '../constructs/nag.js';
-import { grantModelRead, grantSketchWrite } from '../constructs/model-access.js';
+import { grantCaptureWrite, grantModelRead, grantPiiTokenRead, grantSketchWrite } from '../constructs/model-access.js';
 import { OnnxRuntimeLayer } from '../constructs/onnxruntime-layer.js';
+
+/** Variables only the local runtime sets, and the secret's ARN, bound only when the secret is given. */
+type UnboundStreamVariable = 'PII_TOKEN_KEY' | 'PII_TOKEN_SECRET_ARN';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -47,6 +51,11 @@ export interface StreamingStackProps extends StackProps {
   readonly key: kms.IKey;
   readonly artifactBucket: s3.IBucket;
   readonly registryTable: dynamodb.ITable;
+  /**
+   * The key tokenizing PII in captures (DataStack.piiTokenSecret), read by stream-score. Without it, captures
+   * carry no inputs.
+   */
+  readonly piiTokenSecret?: secretsmanager.ISecret;
 }
 
 /**
@@ -59,6 +68,7 @@ export interface StreamingStackProps extends StackProps {
  * ```ts
  * const streaming = new StreamingStack(app, 'Mlops-dev-Streaming', {
  *   config, key: data.key, artifactBucket: data.artifactBucket, registryTable: data.registryTable,
+ *   piiTokenSecret: data.piiTokenSecret,
  * });
  * streaming.stream.streamName; streaming.bus.eventBusName; streaming.highRiskTopic.topicArn;
  * ```
@@ -125,14 +135,20 @@ export class StreamingStack extends Stack {
       logRemovalPolicy: removalPolicy,
     });
     const fn = this.streamScore.function;
-    const environment: Record<keyof StreamConfig, string> = {
+    // The names the function reads (src/streaming/config.ts); the Record type makes a missing one a compile error.
+    // The PII token key itself never becomes an environment variable: the function reads the secret.
+    const environment: Record<Exclude<keyof StreamConfig, UnboundStreamVariable>, string> = {
       REGISTRY_TABLE: props.registryTable.tableName,
       ARTIFACT_BUCKET: props.artifactBucket.bucketName,
       EVENT_BUS_NAME: this.bus.eventBusName,
       REGISTRY_CACHE_TTL_SECONDS: String(config.registryCacheTtlSeconds),
       SKETCH_FLUSH_SECONDS: String(config.sketchFlushSeconds),
+      CAPTURE_SAMPLE_RATE: String(config.streamCaptureSampleRate),
+      CAPTURE_FLUSH_SECONDS: String(config.captureFlushSeconds),
+      CAPTURE_MAX_RECORDS: String(config.captureMaxRecords),
     };
     for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+    if (props.piiTokenSecret) fn.addEnvironment('PII_TOKEN_SECRET_ARN', props.piiTokenSecret.secretArn);
 
     this.failedRecordsQueue = this.deadLetterQueue(
       'FailedRecords',
@@ -155,6 +171,8 @@ export class StreamingStack extends Stack {
 
     grantModelRead(this.streamScore, props.registryTable, props.artifactBucket);
     grantSketchWrite(this.streamScore, props.artifactBucket, props.key);
+    grantCaptureWrite(this.streamScore, props.artifactBucket, props.key);
+    if (props.piiTokenSecret) grantPiiTokenRead(this.streamScore, props.piiTokenSecret, props.key);
     // events:PutEvents on this bus only (bus.grantPutEventsTo would do the same; explicit for the reader).
     fn.addToRolePolicy(
       new iam.PolicyStatement({ sid: 'PutPredictionEvents', actions: ['events:PutEvents'], resources: [this.bus.eventBusArn] }),

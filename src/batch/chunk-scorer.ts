@@ -17,6 +17,22 @@ export interface ScoredRows {
   readonly errorLines: string[];
 }
 
+/**
+ * What one chunk's ONNX call scored, as told to the chunk observer (drift sketches, captures): the validated
+ * records (never the raw row) with their outputs and the ids written to the output file, in the same order.
+ */
+export interface ObservedChunk {
+  readonly records: readonly FeatureRecord[];
+  readonly scores: ArrayLike<number>;
+  readonly predictions: readonly (string | number | boolean)[];
+  /** The `prediction_id` of each row in the output file (UUID v7 of `at`). */
+  readonly ids: readonly string[];
+  /** When the chunk was scored (epoch milliseconds; the time in its ids). */
+  readonly at: number;
+  /** Milliseconds the chunk spent in transforms and ONNX, shared by its rows. */
+  readonly latencyMs: number;
+}
+
 export interface ScoredChunk {
   /** Output lines (without trailing newline), in input order, scored rows only. */
   readonly scoredLines: string[];
@@ -36,11 +52,11 @@ export class ChunkScorer {
   private header: string[] = [];
   private readText: ((cells: readonly string[]) => FeatureRecord | null) | undefined;
 
-  /** @param observe told of every scored chunk (drift sketches). */
+  /** @param observe told of every scored chunk (drift sketches, captures); it must not throw. */
   constructor(
     private readonly served: ServedModel,
     private readonly format: TextFormat | 'parquet',
-    private readonly observe?: (records: readonly FeatureRecord[], scores: ArrayLike<number>, at: number) => void,
+    private readonly observe?: (chunk: ObservedChunk) => void,
   ) {
     this.featureNames = new Set([...served.spec.features.map((f) => f.name), served.spec.label.name, ...(served.spec.entity ? [served.spec.entity.key] : [])]);
   }
@@ -93,9 +109,9 @@ export class ChunkScorer {
     if (records.length === 0) return { kept, predictions: [], scores: new Float32Array(0), ids: [], version, errorLines };
     const scored = await scoreRecords(this.served, records);
     const now = Date.now();
-    this.observe?.(records, scored.scores, now);
     const predictions = kept.map((_, i) => labelValue(this.served, scored.labels[i]!));
     const ids = kept.map(() => uuidv7(now));
+    this.observe?.({ records, scores: scored.scores, predictions, ids, at: now, latencyMs: scored.latencyMs });
     return { kept, predictions, scores: scored.scores, ids, version, errorLines };
   }
 

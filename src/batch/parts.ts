@@ -2,6 +2,7 @@ import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { deleteObject, headObject, LineUpload, moveObject, openObjectStream, putJson } from '../aws/s3-streams.js';
+import type { BatchCaptures } from './captures.js';
 import { ChunkScorer } from './chunk-scorer.js';
 import type { ServedModels } from '../serving/served-models.js';
 import type { FailInput, MergeInput, PartResult, PartTask } from './job.js';
@@ -17,6 +18,8 @@ export interface PartDeps {
   readonly chunkRows: number;
   /** Drift sketches of what is scored (written when the part is done). */
   readonly sketches?: SketchRecorder;
+  /** Sampled prediction captures of what is scored (ScorePart only; written when the part is done). */
+  readonly captures?: BatchCaptures;
 }
 
 const partKeys = (task: { job: { model: string; runId: string } }, index: number) => ({
@@ -33,7 +36,19 @@ export async function scorePart(deps: PartDeps, task: PartTask): Promise<PartRes
   const keys = partKeys(task, part.index);
   const scored = new LineUpload(deps.s3, job.bucket, keys.scored, contentTypeOf(split.format));
   const errors = new LineUpload(deps.s3, job.bucket, keys.errors, 'application/x-ndjson');
-  const common = { s3: deps.s3, bucket: job.bucket, key: job.key, size: job.size, served, chunkRows: deps.chunkRows, scored, errors, ...(deps.sketches ? { sketches: deps.sketches } : {}) };
+  const capture = await deps.captures?.start(served);
+  const common = {
+    s3: deps.s3,
+    bucket: job.bucket,
+    key: job.key,
+    size: job.size,
+    served,
+    chunkRows: deps.chunkRows,
+    scored,
+    errors,
+    ...(deps.sketches ? { sketches: deps.sketches } : {}),
+    ...(capture ? { capture } : {}),
+  };
   try {
     const result =
       split.format === 'parquet'
@@ -52,6 +67,8 @@ export async function scorePart(deps: PartDeps, task: PartTask): Promise<PartRes
     await scored.finish();
     await errors.finish();
     await deps.sketches?.flush();
+    // The part's prediction ids are final: Merge copies its rows, ids included, into the output.
+    await capture?.flush();
     const { in: rowsIn, scored: scoredRows, rejected } = result.rows;
     return { index: part.index, rowsIn, scored: scoredRows, rejected, scoredKey: keys.scored, errorsKey: keys.errors, millis: Date.now() - started };
   } catch (error) {

@@ -1,12 +1,12 @@
 import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
-import type { FeatureRecord } from '../core/validation/record-validator.js';
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { openObjectStream, type LineUpload } from '../aws/s3-streams.js';
 import type { ServedModel } from '../serving/served-models.js';
-import { ChunkScorer } from './chunk-scorer.js';
+import type { FileCapture } from './captures.js';
+import { ChunkScorer, type ObservedChunk } from './chunk-scorer.js';
 import { flatColumns, outputSchema, readParquetChunks, readParquetMetadata, s3AsyncBuffer, ScoredParquetWriter, toJsonValue } from './parquet.js';
 import { BatchFileError, readRowChunks, type TextFormat } from './row-source.js';
 
@@ -24,6 +24,8 @@ export interface ProcessOptions {
   readonly served: ServedModel;
   /** Counts what is scored into drift sketches. */
   readonly sketches?: SketchRecorder;
+  /** Captures a sample of the scored rows, with the prediction ids of the output. */
+  readonly capture?: FileCapture;
   readonly chunkRows: number;
   readonly scored: LineUpload;
   readonly errors: LineUpload;
@@ -160,9 +162,12 @@ function gzipProblem(error: unknown): string | null {
   return null;
 }
 
-/** Feeds scored chunks to the sketch recorder, when there is one. */
+/** Feeds scored chunks to the sketch recorder and the captures, when there are. */
 function observerOf(options: ProcessOptions) {
-  const { served, sketches } = options;
-  if (!sketches) return undefined;
-  return (records: readonly FeatureRecord[], scores: ArrayLike<number>, at: number) => sketches.observe(served.name, served.version.version, served.baseline, records, scores, at);
+  const { served, sketches, capture } = options;
+  if (!sketches && !capture) return undefined;
+  return (chunk: ObservedChunk) => {
+    sketches?.observe(served.name, served.version.version, served.baseline, chunk.records, chunk.scores, chunk.at);
+    capture?.observe(chunk);
+  };
 }

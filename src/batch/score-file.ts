@@ -4,6 +4,7 @@ import { deleteObject, LineUpload, moveObject, putJson } from '../aws/s3-streams
 import { NotFoundError } from '../core/errors.js';
 import type { ServedModels } from '../serving/served-models.js';
 import type { BatchJob } from './job.js';
+import type { BatchCaptures } from './captures.js';
 import { batchLayout } from './layout.js';
 import type { BatchManifest } from './manifest.js';
 import { processParquet, processText, type Counts, type ProcessResult } from './process-input.js';
@@ -15,6 +16,8 @@ export interface ScoreFileDeps {
   readonly chunkRows: number;
   /** Drift sketches of what is scored (written when the file is done). */
   readonly sketches?: SketchRecorder;
+  /** Sampled prediction captures (written as batches fill, the rest once the file is complete). */
+  readonly captures?: BatchCaptures;
   /** Progress after each chunk (rows so far). */
   readonly onProgress?: (rows: BatchManifest['rows']) => void;
 }
@@ -77,6 +80,7 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
   const withModel = { modelVersion: served.version.version, input: { ...base.input, format, compression: gzip ? ('gzip' as const) : ('none' as const) } };
   await putJson(deps.s3, job.bucket, manifestKey, { ...base, ...withModel, status: 'running', rows, timings: { startedAt: new Date(started).toISOString() } });
 
+  const capture = await deps.captures?.start(served);
   scoredUpload = new LineUpload(deps.s3, job.bucket, tmpScored, contentTypeOf(format));
   errorsUpload = new LineUpload(deps.s3, job.bucket, tmpErrors, 'application/x-ndjson');
   let result: ProcessResult;
@@ -91,6 +95,7 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
       scored: scoredUpload,
       errors: errorsUpload,
       ...(deps.sketches ? { sketches: deps.sketches } : {}),
+      ...(capture ? { capture } : {}),
     };
     const progress = (counts: Counts) => {
       Object.assign(rows, counts);
@@ -124,6 +129,8 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
     timings: timings(started, rows),
   };
   await putJson(deps.s3, job.bucket, manifestKey, manifest);
+  // Last: a run that fails before its commit leaves no captures but the full batches written while it scored.
+  await capture?.flush();
   return manifest;
 }
 

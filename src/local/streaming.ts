@@ -62,7 +62,10 @@ export async function startLocalStreaming(options: LocalStreamingOptions): Promi
   const bus = await startLocalEventBus({ dataDir: options.dataDir, rules: localEventRules(threshold), log });
   try {
     process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = bus.endpoint;
-    const { handler } = (await import('../../functions/stream-score/handler.js')) as unknown as { handler: KinesisHandler };
+    const { handler, flushCaptures } = (await import('../../functions/stream-score/handler.js')) as unknown as { handler: KinesisHandler; flushCaptures(): Promise<void> };
+    // In Lambda a capture batch is written by the next invocation after it is due; locally a timer also writes it.
+    const flushTimer = setInterval(() => void flushCaptures().catch(() => undefined), 10_000);
+    flushTimer.unref();
     const poller = await startKinesisPoller({
       client: getKinesisClient(),
       streamName: localResourceNames.PREDICTION_STREAM,
@@ -77,7 +80,9 @@ export async function startLocalStreaming(options: LocalStreamingOptions): Promi
       highRiskThreshold: threshold,
       poller,
       async close() {
+        clearInterval(flushTimer);
         await poller.stop();
+        await flushCaptures().catch(() => undefined);
         await bus.close();
       },
     };

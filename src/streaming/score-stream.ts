@@ -10,6 +10,7 @@ import { labelValue, scoreRecords, validateInstances } from '../serving/predict.
 import type { ServedModel } from '../serving/served-models.js';
 import type { BusEvent, EventPublisher } from './event-publisher.js';
 import { PREDICTION_DETAIL_TYPE, PREDICTION_EVENT_SOURCE, type PredictionEventDetail } from './events.js';
+import type { StreamCaptures } from './stream-captures.js';
 
 /** One Kinesis record as the stream-score function receives it. */
 export interface StreamRecord {
@@ -38,6 +39,8 @@ export interface ScoreStreamDeps {
   readonly publisher: EventPublisher;
   /** Drift sketches of what is scored. */
   readonly sketches?: SketchRecorder;
+  /** Captures of the published predictions (id and output of each, inputs sampled). */
+  readonly captures?: Pick<StreamCaptures, 'capture'>;
 }
 
 /**
@@ -70,16 +73,26 @@ interface Member {
   readonly instance: unknown;
 }
 
+/** One model's records scored in one ONNX call. */
+interface ScoredGroup {
+  readonly served: ServedModel;
+  readonly at: number;
+  readonly latencyMs: number;
+}
+
 interface Scored {
   readonly index: number;
   readonly event: BusEvent;
   readonly detail: PredictionEventDetail;
+  readonly record: FeatureRecord;
+  readonly group: ScoredGroup;
 }
 
 /**
  * Scores a batch of stream records and publishes one Prediction event per scored record. Valid records are
  * grouped by model, and each group is validated with the model's spec and scored in ONE ONNX call (the same
- * validation, transforms and scorer as the predict API); events are handed to the publisher in record order.
+ * validation, transforms and scorer as the predict API); events are handed to the publisher in record order,
+ * and the published predictions are captured (source `stream`, the event's prediction id).
  * Returns one outcome per record, in input order; it does not throw (a failing dependency turns the records
  * it concerns into `retry` outcomes).
  *
@@ -104,7 +117,26 @@ export async function scoreStreamRecords(deps: ScoreStreamDeps, records: readonl
   await Promise.all([...groups].map(([model, members]) => scoreGroup(deps, model, members, records, outcomes, scored, now)));
   scored.sort((a, b) => a.index - b.index);
   await publish(deps.publisher, scored, outcomes);
+  if (deps.captures) await captureOutcomes(deps.captures, scored, outcomes);
   return outcomes;
+}
+
+/**
+ * Captures what was published: a record returned for retry is scored again (under a new prediction id) by the
+ * next delivery, so only a published prediction has an id anyone will see.
+ */
+async function captureOutcomes(captures: Pick<StreamCaptures, 'capture'>, scored: readonly Scored[], outcomes: readonly RecordOutcome[]): Promise<void> {
+  const byGroup = new Map<ScoredGroup, Scored[]>();
+  for (const s of scored) {
+    if (outcomes[s.index]?.status !== 'published') continue;
+    const members = byGroup.get(s.group);
+    if (members) members.push(s);
+    else byGroup.set(s.group, [s]);
+  }
+  for (const [group, members] of byGroup) {
+    const predictions = members.map((s) => ({ predictionId: s.detail.predictionId, record: s.record, score: s.detail.score, prediction: s.detail.prediction }));
+    await captures.capture(group.served, predictions, group.latencyMs, group.at);
+  }
 }
 
 function parsePayload(data: string): { model: string; instance: unknown } | { rejected: RecordOutcome } {
@@ -154,9 +186,10 @@ async function scoreGroup(
   }
   const entityKey = served.spec.entity?.key;
   const at = now();
+  const group: ScoredGroup = { served, at, latencyMs: batch.latencyMs };
   deps.sketches?.observe(served.name, served.version.version, served.baseline, valid.map((v) => v.record), batch.scores, at);
   deps.sketches?.maybeFlush();
-  valid.forEach(({ member }, i) => {
+  valid.forEach(({ member, record: features }, i) => {
     const record = records[member.index]!;
     const entityId = entityKey ? entityIdOf(member.instance, entityKey) : undefined;
     const detail: PredictionEventDetail = {
@@ -169,7 +202,7 @@ async function scoreGroup(
       sequenceNumber: record.sequenceNumber,
       ...(entityId !== undefined ? { entityId } : {}),
     };
-    scored.push({ index: member.index, detail, event: { source: PREDICTION_EVENT_SOURCE, detailType: PREDICTION_DETAIL_TYPE, detail } });
+    scored.push({ index: member.index, detail, record: features, group, event: { source: PREDICTION_EVENT_SOURCE, detailType: PREDICTION_DETAIL_TYPE, detail } });
   });
 }
 

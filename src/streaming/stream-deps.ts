@@ -6,15 +6,19 @@ import { EventBridgeEventPublisher } from '../aws/eventbridge-publisher.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
 import { getEventBridgeClient } from '../aws/stream-clients.js';
 import { parseEnv } from '../core/parse-env.js';
+import { piiKeyOnce } from '../batch/pii-key.js';
+import { CaptureBuffer } from '../serving/capture-buffer.js';
 import { ServedModels } from '../serving/served-models.js';
 import { streamConfigSchema, type StreamConfig } from './config.js';
 import type { EventPublisher } from './event-publisher.js';
+import { StreamCaptures } from './stream-captures.js';
 
 export interface StreamDeps {
   readonly config: StreamConfig;
   readonly models: ServedModels;
   readonly publisher: EventPublisher;
   readonly sketches: SketchRecorder;
+  readonly captures: StreamCaptures;
 }
 
 export interface StreamHooks {
@@ -22,6 +26,10 @@ export interface StreamHooks {
   onStaleState?(model: string, error: unknown): void;
   /** Sketch observations could not be written. */
   onSketchDropped?(rows: number, error?: unknown): void;
+  /** Capture records could not be written (scoring and publishing are not affected). */
+  onCaptureDropped?(count: number, error?: unknown): void;
+  /** The PII token secret could not be read; captures carry no inputs meanwhile. */
+  onPiiKeyUnavailable?(error: unknown): void;
 }
 
 /**
@@ -42,7 +50,8 @@ export function streamDepsOnce(env: Record<string, string | undefined>, hooks: S
 
 /**
  * Builds the stream-score function's dependencies once per container from its environment: the same
- * registry, artifact store and model cache as the predict function, and the EventBridge publisher.
+ * registry, artifact store and model cache as the predict function, the EventBridge publisher, drift sketches
+ * and prediction captures.
  *
  * @example
  * let deps: Promise<StreamDeps> | undefined;
@@ -56,10 +65,23 @@ export async function buildStreamDeps(env: Record<string, string | undefined>, h
     ttlMs: config.REGISTRY_CACHE_TTL_SECONDS * 1000,
     ...(hooks.onStaleState ? { onStaleState: hooks.onStaleState } : {}),
   });
+  const writerId = `stream-${randomBytes(4).toString('hex')}`;
   const sketches = new SketchRecorder(store, {
     flushMs: config.SKETCH_FLUSH_SECONDS * 1000,
-    writerId: `stream-${randomBytes(4).toString('hex')}`,
+    writerId,
     onDropped: hooks.onSketchDropped ?? (() => undefined),
   });
-  return { config, models, publisher: new EventBridgeEventPublisher(getEventBridgeClient(), config.EVENT_BUS_NAME), sketches };
+  const onCaptureDropped = hooks.onCaptureDropped ?? (() => undefined);
+  const buffer = new CaptureBuffer(store, {
+    flushMs: config.CAPTURE_FLUSH_SECONDS * 1000,
+    maxRecords: config.CAPTURE_MAX_RECORDS,
+    writerId,
+    onDropped: onCaptureDropped,
+  });
+  const captures = new StreamCaptures(buffer, {
+    sampleRate: config.CAPTURE_SAMPLE_RATE,
+    piiKey: piiKeyOnce(config, hooks.onPiiKeyUnavailable ? { onUnavailable: hooks.onPiiKeyUnavailable } : {}),
+    onDropped: onCaptureDropped,
+  });
+  return { config, models, publisher: new EventBridgeEventPublisher(getEventBridgeClient(), config.EVENT_BUS_NAME), sketches, captures };
 }

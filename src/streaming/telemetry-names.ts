@@ -15,4 +15,6 @@ export const streamMetrics = {
   registryStale: 'RegistryStale',
   /** Observations whose drift sketch could not be written. */
   sketchDropped: 'SketchDropped',
+  /** Capture records that could not be written (the predictions were published regardless). */
+  captureDropped: 'CaptureDropped',
 } as const;

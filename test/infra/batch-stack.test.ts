@@ -1,6 +1,6 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchConfigSchema } from '../../src/batch/config.js';
+import { batchCaptureConfigSchema, batchConfigSchema, batchScoringConfigSchema } from '../../src/batch/config.js';
 import { BATCH_SUFFIXES, INCOMING_PREFIX } from '../../src/batch/layout.js';
 import { BATCH_JOB_FAILED_ERROR, BATCH_STATES } from '../../lib/constructs/batch-state-machine.js';
 import { BATCH_ENTRIES, BATCH_SERVICES, BATCH_TASK_ENTRIES } from '../../lib/stacks/batch-stack.js';
@@ -19,6 +19,7 @@ import {
   type PolicyStatement,
   type Synthesized,
 } from './synth.js';
+import { synthesizeWithPiiSecret, type WithPiiSecret } from './with-pii-secret.js';
 
 /** Non-default batch settings, so each assertion proves the value comes from the stage configuration. */
 const settings = {
@@ -28,7 +29,11 @@ const settings = {
   partBytes: 32 * 1024 * 1024,
   batchMemoryMb: 4096,
   mapMaxConcurrency: 25,
+  batchCaptureSampleRate: 0.02,
+  captureMaxRecords: 500,
 };
+/** The batch functions that score rows: they write sketches and captures. */
+const SCORING: readonly string[] = [BATCH_SERVICES.score, BATCH_SERVICES.scorePart];
 const MIB = 1024 * 1024;
 /** The batch functions that load a model version (ServedModels): scoring, pinning the version, output headers. */
 const MODEL_LOADERS = [BATCH_SERVICES.score, BATCH_SERVICES.split, BATCH_SERVICES.scorePart, BATCH_SERVICES.merge];
@@ -130,6 +135,22 @@ describe('BatchStack', () => {
         Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `resolved-${name}`]),
       );
       expect(batchConfigSchema.parse(resolved)).toMatchObject({ BATCH_CHUNK_ROWS: 4096, LARGE_FILE_BYTES: 512 * MIB, PART_BYTES: 32 * MIB });
+    });
+
+    it('gives the two scoring functions, and only them, the capture settings of the stage (never a PII token key)', () => {
+      for (const service of Object.values(BATCH_SERVICES)) {
+        const variables = fnProps(service).Environment.Variables as Json;
+        expect(variables, service).not.toHaveProperty('PII_TOKEN_KEY');
+        if (!SCORING.includes(service)) {
+          for (const name of Object.keys(batchCaptureConfigSchema.shape)) expect(variables, `${service} ${name}`).not.toHaveProperty(name);
+          continue;
+        }
+        expect(variables, service).toMatchObject({ CAPTURE_SAMPLE_RATE: '0.02', CAPTURE_MAX_RECORDS: '500' });
+        const resolved = Object.fromEntries(
+          Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `resolved-${name}`]),
+        );
+        expect(batchScoringConfigSchema.parse(resolved), service).toMatchObject({ CAPTURE_SAMPLE_RATE: 0.02, CAPTURE_MAX_RECORDS: 500 });
+      }
     });
 
     it('tells batch-score alone where the state machine is', () => {
@@ -412,13 +433,13 @@ describe('BatchStack', () => {
       }
     });
 
-    it.each(Object.values(BATCH_SERVICES))('gives %s no wildcard S3 action and no S3 access to other buckets but artifacts/ and sketches/', (service) => {
+    it.each(Object.values(BATCH_SERVICES))('gives %s no wildcard S3 action and no S3 access to other buckets but artifacts/, sketches/ and captures/', (service) => {
       for (const statement of withPrefix(statementsOf(service), 's3:')) {
         expect(actionsOf(statement).filter((action) => action.includes('*'))).toEqual([]);
         for (const resource of resourcesOf(statement)) {
           const text = JSON.stringify(resource);
           const onBatch = text.includes(JSON.stringify(batchBucketArn()));
-          const onArtifacts = ['artifacts', 'sketches'].some((p) => text === JSON.stringify({ 'Fn::Join': ['', [artifactBucketArn(), `/${p}/*`]] }));
+          const onArtifacts = ['artifacts', 'sketches', 'captures'].some((p) => text === JSON.stringify({ 'Fn::Join': ['', [artifactBucketArn(), `/${p}/*`]] }));
           expect(onBatch || onArtifacts, text).toBe(true);
         }
       }
@@ -429,6 +450,23 @@ describe('BatchStack', () => {
         const writes = statementsOf(service).filter((s) => s.Sid === 'WriteDriftSketches');
         const scoring = service === BATCH_SERVICES.score || service === BATCH_SERVICES.scorePart;
         expect(writes, service).toEqual(scoring ? [expect.objectContaining({ Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [artifactBucketArn(), '/sketches/*']] } })] : []);
+      }
+    });
+
+    it('lets the two scoring functions, and only them, write captures: s3:PutObject on captures/ (no read, no delete)', () => {
+      const captures = { 'Fn::Join': ['', [artifactBucketArn(), '/captures/*']] };
+      for (const service of Object.values(BATCH_SERVICES)) {
+        const writes = statementsOf(service).filter((s) => s.Sid === 'WritePredictionCaptures');
+        expect(writes, service).toEqual(SCORING.includes(service) ? [expect.objectContaining({ Effect: 'Allow', Action: 's3:PutObject', Resource: captures })] : []);
+        const onCaptures = statementsOf(service).filter((s) => JSON.stringify(resourcesOf(s)).includes('/captures/'));
+        expect(onCaptures.flatMap(actionsOf), service).toEqual(SCORING.includes(service) ? ['s3:PutObject'] : []);
+      }
+    });
+
+    it('lets the two scoring functions, and only them, make data keys of the stage key for those writes', () => {
+      for (const service of Object.values(BATCH_SERVICES)) {
+        const dataKeys = statementsOf(service).filter((s) => s.Sid === 'ArtifactObjectsKey');
+        expect(dataKeys, service).toEqual(SCORING.includes(service) ? [expect.objectContaining({ Action: 'kms:GenerateDataKey', Resource: keyArn() })] : []);
       }
     });
 
@@ -452,7 +490,9 @@ describe('BatchStack', () => {
     it('lets the functions that load a model read artifacts/ with s3:GetObject only, and MarkFailed nothing', () => {
       const artifacts = JSON.stringify(artifactBucketArn());
       for (const service of Object.values(BATCH_SERVICES)) {
-        const reads = statementsOf(service).filter((s) => JSON.stringify(resourcesOf(s)).includes(artifacts) && s.Sid !== 'WriteDriftSketches');
+        const reads = statementsOf(service).filter(
+          (s) => JSON.stringify(resourcesOf(s)).includes(artifacts) && s.Sid !== 'WriteDriftSketches' && s.Sid !== 'WritePredictionCaptures',
+        );
         if ((MODEL_LOADERS as string[]).includes(service)) {
           expect(reads.flatMap(actionsOf), service).toEqual(['s3:GetObject']);
           expect(reads.flatMap(resourcesOf), service).toEqual([{ 'Fn::Join': ['', [artifactBucketArn(), '/artifacts/*']] }]);
@@ -548,5 +588,54 @@ describe('BatchStack', () => {
       };
       expect(asSynthesized(local.definition)).toEqual(definition);
     });
+  });
+});
+
+describe('BatchStack with the PII token secret', () => {
+  let built: WithPiiSecret;
+  beforeAll(() => {
+    built = synthesizeWithPiiSecret({ stage: 'qa' });
+  });
+  afterAll(() => built?.dispose());
+
+  const fnId = (service: string) => functionIdOf(built.batchTemplate, service);
+  const statementsOf = (service: string) => roleStatements(built.batchTemplate, roleIdOf(built.batchTemplate, fnId(service)));
+  const variablesOf = (service: string) => resourceById(built.batchTemplate, 'AWS::Lambda::Function', fnId(service)).Properties.Environment.Variables as Json;
+  const secretArn = () => importOf(built.dataTemplate, { Ref: logicalIdOf(built.data.piiTokenSecret) });
+  const keyArn = () => importOf(built.dataTemplate, { 'Fn::GetAtt': [logicalIdOf(built.data.key), 'Arn'] });
+
+  it('tells the two scoring functions, and only them, which secret holds the key', () => {
+    for (const service of Object.values(BATCH_SERVICES)) {
+      if (SCORING.includes(service)) expect(variablesOf(service).PII_TOKEN_SECRET_ARN, service).toEqual(secretArn());
+      else expect(variablesOf(service), service).not.toHaveProperty('PII_TOKEN_SECRET_ARN');
+      expect(variablesOf(service), service).not.toHaveProperty('PII_TOKEN_KEY');
+    }
+  });
+
+  it('lets the two scoring functions, and only them, read that one secret, and decrypt it through Secrets Manager only', () => {
+    for (const service of Object.values(BATCH_SERVICES)) {
+      const secrets = statementsOf(service).filter((s) => actionsOf(s).some((action) => action.startsWith('secretsmanager:')));
+      const decrypt = statementsOf(service).filter((s) => s.Sid === 'DecryptPiiTokenKey');
+      if (!SCORING.includes(service)) {
+        expect([...secrets, ...decrypt], service).toEqual([]);
+        continue;
+      }
+      expect(secrets, service).toEqual([expect.objectContaining({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArn() })]);
+      expect(decrypt, service).toEqual([
+        expect.objectContaining({
+          Action: 'kms:Decrypt',
+          Resource: keyArn(),
+          Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+        }),
+      ]);
+    }
+  });
+
+  it('grants it through the roles alone: the Data stack refers to no batch function (no cycle)', () => {
+    expect(JSON.stringify(built.dataTemplate.toJSON())).not.toContain('Fn::ImportValue');
+  });
+
+  it('leaves no cdk-nag finding', () => {
+    expect(built.findings).toEqual([]);
   });
 });

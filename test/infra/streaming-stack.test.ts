@@ -25,6 +25,7 @@ import {
   type PolicyStatement,
   type Synthesized,
 } from './synth.js';
+import { synthesizeWithPiiSecret, type WithPiiSecret } from './with-pii-secret.js';
 
 /** Non-default streaming settings, so each assertion proves the value comes from the stage configuration. */
 const settings = {
@@ -36,7 +37,12 @@ const settings = {
   streamMaxIteratorAgeSeconds: 120,
   highRiskThreshold: 0.9,
   registryCacheTtlSeconds: 45,
+  streamCaptureSampleRate: 0.2,
+  captureFlushSeconds: 20,
+  captureMaxRecords: 300,
 };
+/** Variables the stack binds only with a secret (its ARN), or never (the key itself: local runtime only). */
+const UNBOUND = ['PII_TOKEN_KEY', 'PII_TOKEN_SECRET_ARN'];
 
 describe('StreamingStack', () => {
   let synth: Synthesized;
@@ -89,13 +95,19 @@ describe('StreamingStack', () => {
 
     it('gets every variable of src/streaming/config.ts', () => {
       const variables = fnProps().Environment.Variables as Record<string, unknown>;
-      for (const name of Object.keys(streamConfigSchema.shape)) expect(variables, name).toHaveProperty(name);
+      for (const name of Object.keys(streamConfigSchema.shape).filter((n) => !UNBOUND.includes(n))) expect(variables, name).toHaveProperty(name);
+      expect(variables).not.toHaveProperty('PII_TOKEN_KEY');
       expect(variables).toMatchObject({
         REGISTRY_TABLE: importOf(data, { Ref: dataIds(synth).registryTable }),
         ARTIFACT_BUCKET: importOf(data, { Ref: dataIds(synth).artifactBucket }),
         EVENT_BUS_NAME: { Ref: busId() },
         REGISTRY_CACHE_TTL_SECONDS: '45',
+        CAPTURE_SAMPLE_RATE: '0.2',
+        CAPTURE_FLUSH_SECONDS: '20',
+        CAPTURE_MAX_RECORDS: '300',
       });
+      const resolved = Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : `resolved-${name}`]));
+      expect(streamConfigSchema.parse(resolved)).toMatchObject({ CAPTURE_SAMPLE_RATE: 0.2, CAPTURE_FLUSH_SECONDS: 20, CAPTURE_MAX_RECORDS: 300 });
     });
 
     it('reads the stream in batches, reporting item failures, bisecting, retrying, then giving up to a queue', () => {
@@ -130,14 +142,17 @@ describe('StreamingStack', () => {
       for (const statement of kinesis) expect(resourcesOf(statement)).toEqual([{ 'Fn::GetAtt': [streamId(), 'Arn'] }]);
     });
 
-    it('reads the registry (read-only) and model artifacts, and writes drift sketches only', () => {
+    it('reads the registry (read-only) and model artifacts, and writes drift sketches and captures only', () => {
       const dynamodb = withPrefix(statements(), 'dynamodb:');
       expect(dynamodb.flatMap(actionsOf)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:Query']));
       expect(dynamodb.flatMap(actionsOf).filter((action) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(action))).toEqual([]);
       const s3 = withPrefix(statements(), 's3:');
-      expect(s3.flatMap(actionsOf)).toEqual(['s3:GetObject', 's3:PutObject']);
+      expect(s3.flatMap(actionsOf)).toEqual(['s3:GetObject', 's3:PutObject', 's3:PutObject']);
       const artifactBucketArn = importOf(data, { 'Fn::GetAtt': [dataIds(synth).artifactBucket, 'Arn'] });
-      expect(s3.flatMap(resourcesOf)).toEqual(['artifacts', 'sketches'].map((p) => ({ 'Fn::Join': ['', [artifactBucketArn, `/${p}/*`]] })));
+      expect(s3.flatMap(resourcesOf)).toEqual(['artifacts', 'sketches', 'captures'].map((p) => ({ 'Fn::Join': ['', [artifactBucketArn, `/${p}/*`]] })));
+      expect(statements().filter((st) => st.Sid === 'WritePredictionCaptures')).toEqual([
+        expect.objectContaining({ Effect: 'Allow', Action: 's3:PutObject', Resource: { 'Fn::Join': ['', [artifactBucketArn, '/captures/*']] } }),
+      ]);
     });
 
     it('sends messages to its failed-records queue only, and uses the stage key only', () => {
@@ -317,5 +332,44 @@ describe('toCdkEventPattern', () => {
       detailType: highRiskPattern(0.5)['detail-type'],
       detail: highRiskPattern(0.5).detail,
     });
+  });
+});
+
+describe('StreamingStack with the PII token secret', () => {
+  let built: WithPiiSecret;
+  beforeAll(() => {
+    built = synthesizeWithPiiSecret({ stage: 'qa' });
+  });
+  afterAll(() => built?.dispose());
+
+  const fnId = () => functionIdOf(built.streamingTemplate, STREAM_SERVICE);
+  const statements = () => roleStatements(built.streamingTemplate, roleIdOf(built.streamingTemplate, fnId()));
+  const secretArn = () => importOf(built.dataTemplate, { Ref: logicalIdOf(built.data.piiTokenSecret) });
+  const keyArn = () => importOf(built.dataTemplate, { 'Fn::GetAtt': [logicalIdOf(built.data.key), 'Arn'] });
+
+  it('tells stream-score which secret holds the key, never the key itself', () => {
+    const variables = resourceById(built.streamingTemplate, 'AWS::Lambda::Function', fnId()).Properties.Environment.Variables;
+    expect(variables.PII_TOKEN_SECRET_ARN).toEqual(secretArn());
+    expect(variables).not.toHaveProperty('PII_TOKEN_KEY');
+  });
+
+  it('lets stream-score read that one secret, and decrypt it through Secrets Manager only', () => {
+    const secrets = statements().filter((s) => actionsOf(s).some((action) => action.startsWith('secretsmanager:')));
+    expect(secrets).toEqual([expect.objectContaining({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: secretArn() })]);
+    expect(statements().filter((s) => s.Sid === 'DecryptPiiTokenKey')).toEqual([
+      expect.objectContaining({
+        Action: 'kms:Decrypt',
+        Resource: keyArn(),
+        Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['secretsmanager.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+      }),
+    ]);
+  });
+
+  it('grants it through the role alone: the Data stack refers to nothing of the Streaming stack (no cycle)', () => {
+    expect(JSON.stringify(built.dataTemplate.toJSON())).not.toContain('Fn::ImportValue');
+  });
+
+  it('leaves no cdk-nag finding', () => {
+    expect(built.findings).toEqual([]);
   });
 });
