@@ -12,7 +12,7 @@ import type { PipelineStep } from '../../src/pipeline/step-dispatch.js';
 import type { RunOutcome } from '../../src/pipeline/run-state.js';
 import { LAMBDA_TRANSIENT_ERRORS } from './batch-state-machine.js';
 import { localStateMachineDefinition, type LocalDefinition } from '../state-machine-definition.js';
-import { acknowledgeWildcardActions, acknowledgeWildcardResource, kmsDataKeyReasons } from './nag.js';
+import { acknowledgeWildcardActions, acknowledgeWildcardResource } from './nag.js';
 
 /** State names of the retraining state machine (the local runner overrides tasks by these names). */
 export const PIPELINE_STATES = {
@@ -109,11 +109,14 @@ export class RetrainingPipeline extends Construct {
     /** A finish step whose own failure goes to RecordFailure (which takes back what the run did). */
     const finish = (stateName: string, outcome: RunOutcome, next: sfn.IChainable) => {
       const task = step(stateName, 'finish', '$.outcome', { outcome });
+      task.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(10), maxAttempts: 2, backoffRate: 2 });
       task.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
       return task.next(next);
     };
 
     const recordFailureStep = step(S.recordFailure, 'finish', '$.outcome', { outcome: 'failed' });
+    // The finish step is idempotent (each action checks the current state): a failed attempt is retried.
+    recordFailureStep.addRetry({ errors: ['States.TaskFailed'], interval: Duration.seconds(10), maxAttempts: 2, backoffRate: 2 });
     // The finish step itself failing (after its retries) ends the run at once, with the error: nothing is left to
     // undo that another finish could undo better, and a person must look.
     recordFailureStep.addCatch(fail(S.cleanupFailed, 'CleanupFailed', '$.cleanupError.Cause'), { errors: ['States.ALL'], resultPath: '$.cleanupError' });
@@ -179,8 +182,9 @@ export class RetrainingPipeline extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       queryLanguage: sfn.QueryLanguage.JSON_PATH,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      // Training, plus the human: the approval timeout bounds the wait.
-      timeout: props.training.maxRuntime.plus(props.approvalTimeout).plus(Duration.hours(2)),
+      // Training, plus the human (the approval timeout bounds the wait), plus ample time for the other steps and
+      // SageMaker's provisioning: a timed-out execution runs no finish step, so it must not happen in practice.
+      timeout: props.training.maxRuntime.plus(props.approvalTimeout).plus(Duration.hours(12)),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
@@ -289,7 +293,6 @@ export class RetrainingPipeline extends Construct {
         'Read and write under pipeline/ of the artifact bucket only: channels and job outputs are keyed by model and run, unknown in advance.',
       );
       acknowledgeWildcardActions(policy, {
-        ...kmsDataKeyReasons('the SageMaker task (volume and output encryption with the stage key)'),
         's3:GetBucket*': 'From asset.grantRead of the training source archive: read-only, on the CDK asset bucket only.',
         's3:GetObject*': 'From asset.grantRead of the training source archive: read-only, on the CDK asset bucket only.',
         's3:List*': 'From asset.grantRead of the training source archive: read-only, on the CDK asset bucket only.',

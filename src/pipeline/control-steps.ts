@@ -74,10 +74,10 @@ export async function listPending(store: ObjectStore): Promise<PendingApproval[]
  * rollout (canary aborted, shadow removed) so production is exactly what it was; records outcome.json, clears
  * the pending approval, releases the lock and notifies. Safe to retry: each action checks the current state.
  */
-export async function finishRun(deps: ControlStepDeps, state: PipelineState, outcome: RunOutcome): Promise<{ outcome: RunOutcome; detail: string }> {
-  const { model, run, registered, approval, evaluation, failure } = state;
+export async function finishRun(deps: ControlStepDeps, state: PipelineState, outcome: RunOutcome, execution: string): Promise<{ outcome: RunOutcome; detail: string }> {
+  const { model, registered, approval, evaluation, failure } = state;
   const service = new RegistryService(deps.registry, tolerancesOf(deps.config));
-  const actor = `pipeline:${run.execution}`;
+  const actor = `pipeline:${execution}`;
   let detail: string;
   if (outcome === 'promoted' && registered) {
     const deployment = await service.deployment(model);
@@ -85,7 +85,7 @@ export async function finishRun(deps: ControlStepDeps, state: PipelineState, out
       await service.promote(model, { version: registered.version, force: true, actor, reason: `approved by ${approval?.by ?? 'a reviewer'}${approval?.reason ? `: ${approval.reason}` : ''}` });
     detail = `${model} v${registered.version} is production (approved by ${approval?.by ?? 'a reviewer'})`;
   } else {
-    if (registered) await takeBackRollout(service, model, registered.version, actor, outcomeReason(outcome, state));
+    if (registered) await takeBackRollout(service, model, registered.version, actor, outcomeReason(outcome, state, execution));
     detail =
       outcome === 'rejected-by-gate'
         ? (evaluation?.summary ?? 'the candidate did not pass the promotion gate')
@@ -93,15 +93,16 @@ export async function finishRun(deps: ControlStepDeps, state: PipelineState, out
           ? `rejected by ${approval?.by ?? 'the approval timeout'}${approval?.reason ? `: ${approval.reason}` : ''}`
           : `${failure?.Error ?? 'Error'}: ${failure?.Cause ?? 'unknown cause'}`;
   }
-  await deps.store.put(pipelineLayout.outcomeKey(model, run.execution), json({ model, execution: run.execution, outcome, detail, finishedAt: new Date().toISOString(), state }), 'application/json');
-  await deleteIfPresent(deps.store, run.execution);
-  await deps.lock.release(model, run.execution);
-  await deps.notify(`[${model}] retraining run ${run.execution}: ${outcome}`, detail);
+  await deps.store.put(pipelineLayout.outcomeKey(model, execution), json({ model, execution, outcome, detail, finishedAt: new Date().toISOString(), state }), 'application/json');
+  await deleteIfPresent(deps.store, execution);
+  await deps.lock.release(model, execution);
+  // Best effort: the outcome is recorded; a notification failure must not turn a promotion into a failed run.
+  await deps.notify(`[${model}] retraining run ${execution}: ${outcome}`, detail).catch(() => undefined);
   return { outcome, detail };
 }
 
-function outcomeReason(outcome: RunOutcome, state: PipelineState): string {
-  return outcome === 'failed' ? `run ${state.run.execution} failed: ${state.failure?.Error ?? 'error'}` : `run ${state.run.execution}: ${outcome}`;
+function outcomeReason(outcome: RunOutcome, state: PipelineState, execution: string): string {
+  return outcome === 'failed' ? `run ${execution} failed: ${state.failure?.Error ?? 'error'}` : `run ${execution}: ${outcome}`;
 }
 
 /** Ends the candidate's canary or shadow, if it still has one; production is never touched. */

@@ -45,6 +45,7 @@ export async function snapshot(deps: DataStepDeps, model: string, execution: str
   const keys = (await deps.store.list(pipelineLayout.dataPrefix(model))).filter((k) => /\.(csv|jsonl|ndjson)$/i.test(k));
   if (keys.length === 0) throw new PipelineStepError('NoTrainingData', `no CSV or JSON Lines files under ${pipelineLayout.dataPrefix(model)}`);
   const { spec, source } = await trainingSpec(deps, model);
+  if (spec.name !== model) throw new PipelineStepError('DataValidationFailed', `${pipelineLayout.specKey(model)} names model "${spec.name}", not "${model}"`);
   const files: Manifest['files'][number][] = [];
   for (const source of keys) {
     const bytes = await deps.store.get(source);

@@ -144,6 +144,8 @@ export async function register(deps: ModelStepDeps, state: PipelineState): Promi
     environment: deps.environment,
     producerVersion: deps.producerVersion,
     description: `retrained by pipeline run ${run.execution}: ${evaluation.summary}`,
+    // Production changes only when the run is approved (finish), a model's first version included.
+    promoteFirst: false,
   });
   return { version: version.version };
 }
@@ -154,9 +156,12 @@ export async function rollout(deps: ModelStepDeps, state: PipelineState): Promis
   if (!registered || !evaluation) throw new Error('rollout needs the registered version and its evaluation');
   const service = new RegistryService(deps.registry, tolerancesOf(deps.config));
   const deployment = await service.deployment(model);
-  if (deployment.productionVersion === registered.version) return { mode: 'first-version', version: registered.version };
+  // Nothing to compare with and nothing to split traffic with: the first version waits for approval unserved.
+  if (deployment.productionVersion === null) return { mode: 'first-version', version: registered.version };
   if (deployment.canary?.version === registered.version || deployment.shadowVersions.includes(registered.version))
     return deps.config.ROLLOUT_MODE === 'shadow' ? { mode: 'shadow', version: registered.version } : { mode: 'canary', version: registered.version, percent: deps.config.CANARY_PERCENT };
+  if (deps.config.ROLLOUT_MODE === 'canary' && deployment.canary)
+    throw new Error(`${model} already runs v${deployment.canary.version} as a canary; end it before retraining rolls out v${registered.version}`);
   // The registry's gate compares holdout metrics measured on different data; this run compared both models on
   // the same rows (evaluation.json) and passed, which is the comparison that counts.
   const reason = `pipeline ${run.execution}: ${evaluation.summary}`;

@@ -45,6 +45,6 @@ export async function runPipelineStep(deps: PipelineDeps, event: PipelineStepEve
       return requestApproval(deps, state, event.taskToken);
     case 'finish':
       if (!event.outcome) throw new Error('finish needs an outcome');
-      return finishRun(deps, state, event.outcome);
+      return finishRun(deps, state, event.outcome, event.execution);
   }
 }

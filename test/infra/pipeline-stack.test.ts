@@ -189,8 +189,8 @@ describe('PipelineStack (dev)', () => {
       }
     });
 
-    it('times out after training, the approval wait and two hours of the rest', () => {
-      expect(f.definition.TimeoutSeconds).toBe((4 + 72 + 2) * 3600);
+    it('times out after training, the approval wait and twelve hours of the rest', () => {
+      expect(f.definition.TimeoutSeconds).toBe((4 + 72 + 12) * 3600);
     });
 
     it('holds exactly the pipeline states', () => {
@@ -303,9 +303,11 @@ describe('PipelineStack (dev)', () => {
     });
 
     it('retries the transient Lambda errors on every Lambda step', () => {
-      for (const name of [...Object.keys(WORK_STEPS), ...Object.keys(FINISH_STEPS)]) {
-        expect(x.states()[name]!.Retry, name).toEqual([{ ErrorEquals: TRANSIENT_LAMBDA_ERRORS, IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 }]);
-      }
+      const transient = { ErrorEquals: TRANSIENT_LAMBDA_ERRORS, IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2 };
+      for (const name of Object.keys(WORK_STEPS)) expect(x.states()[name]!.Retry, name).toEqual([transient]);
+      // The finish step is idempotent: its own failures are retried too, before its Catch.
+      for (const name of Object.keys(FINISH_STEPS))
+        expect(x.states()[name]!.Retry, name).toEqual([transient, { ErrorEquals: ['States.TaskFailed'], IntervalSeconds: 10, MaxAttempts: 2, BackoffRate: 2 }]);
       // The approval request (CDK's default retry of lambda:invoke) retries the Lambda service errors too.
       const approvalRetry = x.states().WaitForApproval!.Retry as Json[];
       expect(approvalRetry).toHaveLength(1);
@@ -729,7 +731,7 @@ describe('PipelineStack (dev)', () => {
 
     it('keep a run lock for longer than a run can last (training + approval + margin)', () => {
       const variables = resourceById(f.template, 'AWS::Lambda::Function', functionIdOf(f.template, 'pipeline')).Properties.Environment.Variables;
-      expect(variables.RUN_LOCK_MAX_AGE_HOURS).toBe('79');
+      expect(variables.RUN_LOCK_MAX_AGE_HOURS).toBe('89');
     });
   });
 });
@@ -753,7 +755,7 @@ describe('PipelineStack (prod, retraining overrides)', () => {
 
   it('waits approvalTimeoutHours for a human, and bounds the execution accordingly', () => {
     expect(x.states().WaitForApproval!.TimeoutSeconds).toBe(24 * 3600);
-    expect(f.definition.TimeoutSeconds).toBe((6 + 24 + 2) * 3600);
+    expect(f.definition.TimeoutSeconds).toBe((6 + 24 + 12) * 3600);
   });
 
   it('names resources for the stage and keeps production logs for a year', () => {

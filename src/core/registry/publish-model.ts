@@ -30,6 +30,8 @@ export interface ArtifactRegistration {
   readonly gitSha?: string;
   readonly producerVersion: string;
   readonly description?: string;
+  /** A model's first version becomes production at once (default); the pipeline promotes only after approval. */
+  readonly promoteFirst?: boolean;
 }
 
 export interface PublishInput {
@@ -120,7 +122,7 @@ export async function registerArtifacts(registry: ModelRegistry, store: ObjectSt
     environment: input.environment,
   });
   const state = await registry.getDeployment(model);
-  if (state && state.productionVersion === null) {
+  if (state && state.productionVersion === null && input.promoteFirst !== false) {
     try {
       await registry.applyDeploymentChange(model, promoteToProduction(state, version), {
         actor: input.createdBy,
