@@ -13,6 +13,7 @@ export type ViewMaterialization =
  */
 export async function materializeAll(catalog: FeatureViewCatalog, log: OfflineFeatureLog, online: OnlineFeatureStore, now: number): Promise<ViewMaterialization[]> {
   const results: ViewMaterialization[] = [];
+  for (const [key, why] of await catalog.broken()) results.push({ view: key, ok: false, error: why });
   for (const view of await catalog.list()) {
     try {
       results.push({ view: view.name, ok: true, ...(await materialize(view, log, online, now)) });

@@ -105,10 +105,15 @@ describe('scheduled materialization (feature-materialize handler)', () => {
     expect(found.get('m-2')!.get('profile')).toBe('missing');
   });
 
-  it('fails the invocation (so its error alarm fires) when a view object in the catalog is corrupt', async () => {
+  it('still materializes the good views when one view object is corrupt, then fails the invocation naming it', async () => {
     await store().put('feature-views/broken.json', new TextEncoder().encode('{"name": "broken"'), 'application/json');
-    await expect(materialize(scheduledEvent('mlops-local-feature-materialize', new Date()), lambdaContext('feature-materialize'))).rejects.toThrow(
-      'feature view object feature-views/broken.json is not JSON',
+    const scheduledAt = new Date(Date.UTC(2026, 9, 2, 12));
+    await new OfflineFeatureLog(store()).append(profile!, [{ entityId: 'm-9', eventTime: scheduledAt.getTime() - HOUR, values: { annual_income: 9_000 } }]);
+    await expect(materialize(scheduledEvent('mlops-local-feature-materialize', scheduledAt), lambdaContext('feature-materialize'))).rejects.toThrow(
+      'materialization failed for feature-views/broken.json',
     );
+    expect((await online().read([profile!], ['m-9'], scheduledAt.getTime())).get('m-9')!.get('profile')).toMatchObject({ values: { annual_income: 9_000 } });
+    // Ingestion into the good view still works; the broken one answers 500, not 404.
+    expect((await post('profile', { rows: [row('m-10', new Date(Date.now() - HOUR).toISOString(), 1)] })).status).toBe(200);
   });
 });

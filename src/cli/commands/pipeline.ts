@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DescribeExecutionCommand, ListExecutionsCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { ValidationError } from '../../core/errors.js';
 import { modelNameSchema } from '../../core/spec/model-spec.js';
 import { listLocalExecutions, loadPipelineStateMachine, runPipelineLocally } from '../../local/pipeline-runner.js';
@@ -113,10 +113,9 @@ async function prepareDemo(target: Target, dataDir: string, dataGiven: boolean):
 async function startOnAws(model: string, name: string): Promise<number> {
   const stateMachineArn = process.env.MLOPS_PIPELINE_ARN;
   if (!stateMachineArn) throw new ValidationError([{ field: 'MLOPS_PIPELINE_ARN', reason: 'must name the retraining state machine (stack output StateMachineArn)' }]);
+  // No client-side check for a run in flight: the state machine's run lock refuses a second run of the model
+  // (it ends AnotherRunInFlight), whoever started the first.
   const sfn = new SFNClient({});
-  const running = await sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING' }));
-  const busy = running.executions?.find((e) => e.name?.startsWith(`${model}-`));
-  if (busy) throw new ValidationError([{ field: 'model', reason: `a retraining run of ${model} is in flight (${busy.name}); wait for it or stop it` }]);
   const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify({ model, trigger: 'cli' }) }));
   out(`started ${started.executionArn}`);
   const described = await sfn.send(new DescribeExecutionCommand({ executionArn: started.executionArn }));
