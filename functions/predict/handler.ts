@@ -18,6 +18,12 @@ const logger = new Logger({ serviceName: PREDICT_SERVICE });
 const metrics = new Metrics({ serviceName: PREDICT_SERVICE });
 const tracer = new Tracer({ serviceName: PREDICT_SERVICE });
 
+/** A hook counting lost capture records or sketch observations, and saying so. */
+const dropped = (metric: string, what: string) => (count: number, error?: unknown) => {
+  metrics.addMetric(metric, MetricUnit.Count, count);
+  logger.warn(`${what} dropped`, { count, ...(error ? { error: error as Error } : {}) });
+};
+
 let deps: Promise<PredictionApiDeps> | undefined;
 const getDeps = () =>
   (deps ??= buildPredictDeps(process.env, {
@@ -25,14 +31,8 @@ const getDeps = () =>
       metrics.addMetric(predictMetrics.registryStale, MetricUnit.Count, 1);
       logger.warn('registry unreachable or malformed; serving the last good deployment state', { model, error: error as Error });
     },
-    onSketchDropped: (rows, error) => {
-      metrics.addMetric(predictMetrics.sketchDropped, MetricUnit.Count, rows);
-      logger.warn('drift sketch observations dropped', { rows, ...(error ? { error: error as Error } : {}) });
-    },
-    onCaptureDropped: (count, error) => {
-      metrics.addMetric(predictMetrics.captureDropped, MetricUnit.Count, count);
-      logger.warn('capture records dropped', { count, ...(error ? { error: error as Error } : {}) });
-    },
+    onSketchDropped: dropped(predictMetrics.sketchDropped, 'drift sketch observations'),
+    onCaptureDropped: dropped(predictMetrics.captureDropped, 'capture records'),
   }).catch((error: unknown) => {
     deps = undefined; // retry the build on the next invocation
     throw error;
@@ -41,11 +41,7 @@ const getDeps = () =>
 const lambdaHandler = async (event: z.infer<typeof APIGatewayProxyEventSchema>, _context: Context): Promise<APIGatewayProxyResult> =>
   handlePredictionApi(await getDeps(), event, metrics, logger);
 
-/**
- * Lambda entry point for the prediction API (API Gateway REST proxy integration). middy's early-timeout
- * timer is off: it costs a timer per invocation, and a predict call that nears the function timeout is
- * answered 504 by API Gateway anyway.
- */
+/** Lambda entry point of the prediction API. No middy early-timeout timer: API Gateway answers 504 anyway. */
 export const handler = middy(lambdaHandler, { timeoutEarlyInMillis: 0 })
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(injectLambdaContext(logger, { resetKeys: true }))
