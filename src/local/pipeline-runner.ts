@@ -8,7 +8,8 @@ import type { ObjectStore } from '../core/registry/ports.js';
 import { NotFoundError } from '../core/errors.js';
 import { pipelineLayout } from '../pipeline/layout.js';
 import type { ApprovalDecision } from '../pipeline/run-state.js';
-import { runLocalTrainingJob, type CreateTrainingJobRequest } from '../training/local-launcher.js';
+import { runLocalTrainingJob } from '../training/local-launcher.js';
+import type { CreateTrainingJobRequest } from '../training/training-job-request.js';
 import { lambdaContext } from './lambda-context.js';
 import './step-functions.js'; // the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20
 

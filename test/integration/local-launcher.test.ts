@@ -9,13 +9,10 @@ import { classifierMetrics } from '../../src/core/training/metrics.js';
 import { untarFiles } from '../../src/core/training/tar.js';
 import { OnnxScorer } from '../../src/inference/onnx-scorer.js';
 import { localResourceNames } from '../../src/local/resources.js';
-import {
-  findTorchPython,
-  runLocalTrainingJob,
-  TrainingJobFailedError,
-  type CreateTrainingJobRequest,
-  type DescribeTrainingJobResult,
-} from '../../src/training/local-launcher.js';
+import { runLocalTrainingJob } from '../../src/training/local-launcher.js';
+import { findTorchPython } from '../../src/training/pytorch-runner.js';
+import { TrainingJobFailedError } from '../../src/training/training-job-errors.js';
+import type { CreateTrainingJobRequest, DescribeTrainingJobResult } from '../../src/training/training-job-request.js';
 import { demoChannels } from '../support/training-channels.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
 

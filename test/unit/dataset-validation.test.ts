@@ -4,10 +4,10 @@ import { parseModelSpec } from '../../src/core/spec/load-spec.js';
 import type { ModelSpec } from '../../src/core/spec/model-spec.js';
 import {
   defaultDatasetValidationThresholds,
-  formatValidationReport,
   validateDataset,
   type DatasetValidationReport,
 } from '../../src/core/validation/dataset-validation.js';
+import { formatValidationReport } from '../../src/core/validation/validation-report-text.js';
 import { generateCreditRisk, toCsv, toJsonl, type CreditRiskRow } from '../../src/demo/credit-risk.js';
 import { demoSpec } from '../support/demo-model.js';
 
