@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -12,7 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { PipelineConfig } from '../../src/pipeline/config.js';
 import { pipelineLayout } from '../../src/pipeline/layout.js';
-import { PIPELINE_SERVICE } from '../../src/pipeline/step-dispatch.js';
+import { PIPELINE_SERVICE } from '../../src/pipeline/config.js';
 import { removalPolicyOf, resourceName, type StageConfig } from '../config.js';
 import { defaultPolicyOf, MlFunction } from '../constructs/ml-function.js';
 import { monitorAlarmName } from '../constructs/model-alarms.js';
@@ -24,6 +24,7 @@ import { TrainingSource } from '../constructs/training-source.js';
 
 const repositoryRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const PIPELINE_STEPS_ENTRY = path.join(repositoryRoot, 'functions', 'pipeline-steps', 'handler.ts');
+export const PIPELINE_ABANDONED_ENTRY = path.join(repositoryRoot, 'functions', 'pipeline-abandoned', 'handler.ts');
 
 export interface PipelineStackProps extends StackProps {
   readonly config: StageConfig;
@@ -42,6 +43,8 @@ export class PipelineStack extends Stack {
   public readonly pipeline: RetrainingPipeline;
   public readonly topic: sns.Topic;
   public readonly triggers: events.Rule[] = [];
+  /** Cleans up executions that timed out or were stopped (no finish step ran). */
+  public readonly abandoned: MlFunction;
   /** Attach to the roles of the people who approve candidates. */
   public readonly approverPolicy: iam.ManagedPolicy;
 
@@ -155,10 +158,56 @@ export class PipelineStack extends Stack {
       'Read-only access to the pending approval requests (pipeline/pending/<run>.json), named by run.',
     );
 
+    this.abandoned = this.createAbandonedCleanup(props, environment, removalPolicy, architecture);
     this.addTriggers(props);
     new CfnOutput(this, 'StateMachineArn', { value: this.pipeline.stateMachine.stateMachineArn, description: 'MLOPS_PIPELINE_ARN for mlops pipeline --target aws' });
     new CfnOutput(this, 'NotificationTopicArn', { value: this.topic.topicArn });
     new CfnOutput(this, 'ApproverPolicyArn', { value: this.approverPolicy.managedPolicyArn, description: 'Attach to reviewers (pending, approve, reject)' });
+  }
+
+  /**
+   * A timed-out or stopped execution runs no Catch and no finish step: this function, on the state machine's
+   * status-change events, takes the run's rollout back, closes its approval request and releases its lock.
+   */
+  private createAbandonedCleanup(props: PipelineStackProps, environment: Record<string, string>, removalPolicy: RemovalPolicy, architecture: lambda.Architecture): MlFunction {
+    const { config } = props;
+    const fn = new MlFunction(this, 'Abandoned', {
+      entry: PIPELINE_ABANDONED_ENTRY,
+      description: `serverless-mlops ${config.stage}: cleans up retraining runs that timed out or were stopped`,
+      serviceName: `${PIPELINE_SERVICE}-abandoned`,
+      architecture,
+      memorySize: 512,
+      timeout: Duration.minutes(2),
+      logLevel: 'INFO',
+      logEncryptionKey: props.key,
+      logRetention: config.logRetentionDays,
+      logRemovalPolicy: removalPolicy,
+      environment,
+    });
+    grantPrefixAccess(fn, {
+      bucket: props.artifactBucket,
+      key: props.key,
+      access: { read: [pipelineLayout.pendingPrefix], write: ['pipeline/'], list: [pipelineLayout.pendingPrefix] },
+      bucketDescription: 'the artifact bucket',
+      keysUnknownBecause: 'outcome and approval objects are keyed by model and run',
+    });
+    props.registryTable.grantReadWriteData(fn.function);
+    acknowledgeWildcardResource(
+      defaultPolicyOf(fn),
+      `${props.registryTable.tableArn}/index/*`,
+      'Queries of the registry table indexes only; the cleanup ends canaries and shadows of the run and releases its lock.',
+    );
+    this.topic.grantPublish(fn.function);
+    acknowledgeWildcardActions(defaultPolicyOf(fn), kmsDataKeyReasons('topic.grantPublish and table.grantReadWriteData (KMS-encrypted topic and table)'));
+    new events.Rule(this, 'AbandonedRuns', {
+      description: 'Cleans up retraining executions that timed out or were stopped',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [this.pipeline.stateMachine.stateMachineArn] },
+      },
+    }).addTarget(new targets.LambdaFunction(fn.function, { retryAttempts: 4 }));
+    return fn;
   }
 
   /** One rule per trigger and model: schedule, drift alert, new data dropped under training/<model>/data/. */

@@ -44,7 +44,9 @@ export function createApiGateway(options: ApiGatewayOptions): Server {
   const expectedKey = Buffer.from(options.apiKey);
   const lookup = (id: string) => options.iamCredentials.find((c) => c.accessKeyId === id);
 
-  return createServer((req, res) => {
+  // Keep idle connections well beyond a client's own keep-alive timer (Node's 5 s default races with clients'
+  // 4 s under CPU load: a request sent on a socket the server is closing fails with "other side closed").
+  const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname.replace(/\/+$/, '') || '/';
@@ -97,6 +99,9 @@ export function createApiGateway(options: ApiGatewayOptions): Server {
       else res.destroy();
     });
   });
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  return server;
 }
 
 /** `/v1/models/{model}/predict` -> a regex with a named group per path parameter. */

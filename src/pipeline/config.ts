@@ -1,4 +1,8 @@
 import { z } from 'zod';
+import type { GateTolerances } from '../core/registry/promotion-gate.js';
+
+/** Service name of the pipeline functions' logs, traces and metrics. */
+export const PIPELINE_SERVICE = 'pipeline';
 
 /** Runtime configuration of the pipeline's step functions. */
 export const pipelineConfigSchema = z.object({
@@ -25,3 +29,11 @@ export const pipelineConfigSchema = z.object({
 });
 
 export type PipelineConfig = z.infer<typeof pipelineConfigSchema>;
+
+/** The promotion gate's tolerances from the configuration. */
+export const tolerancesOf = (config: PipelineConfig): GateTolerances => ({
+  maxAucDrop: config.GATE_MAX_AUC_DROP,
+  maxAccuracyDrop: config.GATE_MAX_ACCURACY_DROP,
+  maxLogLossIncrease: config.GATE_MAX_LOG_LOSS_INCREASE,
+  maxBrierIncrease: config.GATE_MAX_BRIER_INCREASE,
+});

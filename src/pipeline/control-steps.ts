@@ -1,9 +1,8 @@
 import { NotFoundError } from '../core/errors.js';
 import type { ModelRegistry, ObjectStore } from '../core/registry/ports.js';
 import { RegistryService } from '../core/registry/registry-service.js';
-import type { PipelineConfig } from './config.js';
+import { tolerancesOf, type PipelineConfig } from './config.js';
 import { pipelineLayout } from './layout.js';
-import { tolerancesOf } from './model-steps.js';
 import type { RunLock } from './run-lock.js';
 import type { ApprovalDecision, PipelineState, RunInfo, RunOutcome } from './run-state.js';
 
@@ -121,6 +120,24 @@ async function deleteIfPresent(store: ObjectStore, execution: string): Promise<v
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
+}
+
+/**
+ * Cleans up after an execution that ended without reaching a finish step (timed out, or stopped by hand): the
+ * versions it registered lose their canary or shadow, its approval request is closed, its lock released, and
+ * outcome.json says what happened. Idempotent, like finishRun.
+ */
+export async function abandonRun(deps: ControlStepDeps, model: string, execution: string, status: string): Promise<{ versions: number[] }> {
+  const service = new RegistryService(deps.registry, tolerancesOf(deps.config));
+  const versions = (await deps.registry.listVersions(model)).filter((v) => v.pipeline?.execution === execution).map((v) => v.version);
+  const reason = `run ${execution} ended ${status} without finishing`;
+  for (const version of versions) await takeBackRollout(service, model, version, `pipeline:${execution}`, reason);
+  await deleteIfPresent(deps.store, execution);
+  await deps.lock.release(model, execution);
+  const detail = `the execution ended ${status}; ${versions.length ? `the rollout of v${versions.join(', v')} was taken back` : 'nothing was registered'}`;
+  await deps.store.put(pipelineLayout.outcomeKey(model, execution), json({ model, execution, outcome: 'failed', detail, finishedAt: new Date().toISOString() }), 'application/json');
+  await deps.notify(`[${model}] retraining run ${execution}: ${status.toLowerCase()}`, detail).catch(() => undefined);
+  return { versions };
 }
 
 /** A reviewer's answer, as `mlops pipeline approve|reject` records it for local runs. */

@@ -4,7 +4,7 @@ import type { Preprocessor } from '../core/features/preprocessor.js';
 import { transformRecords } from '../core/features/transform.js';
 import type { ModelMetadata } from '../core/registry/model-metadata.js';
 import type { ModelRegistry, ObjectStore } from '../core/registry/ports.js';
-import { checkPromotionGate, describeGateFailures, type GateTolerances } from '../core/registry/promotion-gate.js';
+import { checkPromotionGate, describeGateFailures } from '../core/registry/promotion-gate.js';
 import { registerArtifacts } from '../core/registry/publish-model.js';
 import { RegistryService } from '../core/registry/registry-service.js';
 import type { ModelSpec } from '../core/spec/model-spec.js';
@@ -13,7 +13,7 @@ import { untarFiles } from '../core/training/tar.js';
 import { OnnxScorer } from '../inference/onnx-scorer.js';
 import { scoreRecords } from '../serving/predict.js';
 import { ServedModels } from '../serving/served-models.js';
-import type { PipelineConfig } from './config.js';
+import { tolerancesOf, type PipelineConfig } from './config.js';
 import { readSplit } from './data-steps.js';
 import { pipelineLayout } from './layout.js';
 import { PipelineStepError, type EvaluationResult, type PipelineState, type RegisterResult, type RolloutResult, type TrainingJobResult } from './run-state.js';
@@ -27,13 +27,6 @@ export interface ModelStepDeps {
   readonly environment: { readonly node: string; readonly platform: string; readonly lockfileSha256?: string };
   readonly producerVersion: string;
 }
-
-export const tolerancesOf = (config: PipelineConfig): GateTolerances => ({
-  maxAucDrop: config.GATE_MAX_AUC_DROP,
-  maxAccuracyDrop: config.GATE_MAX_ACCURACY_DROP,
-  maxLogLossIncrease: config.GATE_MAX_LOG_LOSS_INCREASE,
-  maxBrierIncrease: config.GATE_MAX_BRIER_INCREASE,
-});
 
 const json = (v: unknown) => new TextEncoder().encode(JSON.stringify(v, null, 2));
 

@@ -5,7 +5,7 @@ import { evaluate, register, rollout } from './model-steps.js';
 import type { PipelineDeps } from './pipeline-deps.js';
 import type { PipelineState } from './run-state.js';
 
-export const PIPELINE_SERVICE = 'pipeline';
+export { PIPELINE_SERVICE } from './config.js';
 
 export const pipelineSteps = ['start', 'snapshot', 'validate', 'build-training-set', 'evaluate', 'register', 'rollout', 'request-approval', 'finish'] as const;
 export type PipelineStep = (typeof pipelineSteps)[number];

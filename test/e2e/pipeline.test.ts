@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDocumentClient } from '../../src/aws/clients.js';
 import { generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
+import { lambdaContext } from '../../src/local/lambda-context.js';
 import { localResourceNames } from '../../src/local/resources.js';
 import { loadPipelineStateMachine, runPipelineLocally, type LocalExecution, type LocalPipelineMachine } from '../../src/local/pipeline-runner.js';
 import { listPending, recordDecision } from '../../src/pipeline/control-steps.js';
@@ -122,6 +123,27 @@ describe('the retraining state machine, run locally', () => {
     expect(execution.error?.name).toBe('RunFailed');
     expect(execution.events.find((e) => e.state === 'Train' && e.type === 'failed')?.detail).toMatch(/States\.TaskFailed: .*epoch/);
     expect(await versions()).toEqual(before);
+  }, 120_000);
+
+  it('cleans up after an execution stopped while it waits for approval (no finish step runs)', async () => {
+    await dropData(5000, 15);
+    const store = localStore();
+    const name = `${MODEL}-test-abandoned`;
+    const running = runPipelineLocally(machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100 });
+    while (!(await listPending(store)).some((p) => p.execution === name)) await new Promise((r) => setTimeout(r, 100));
+    const canary = (await deployment()).canary!.version;
+    // What EventBridge delivers when the execution is stopped (or times out) in the console.
+    const { handler } = (await import('../../functions/pipeline-abandoned/handler.js')) as unknown as { handler: (e: unknown, c: unknown) => Promise<{ versions: number[] }> };
+    const event = { version: '0', id: 'e-1', 'detail-type': 'Step Functions Execution Status Change', source: 'aws.states', account: '000000000000', time: new Date().toISOString(), region: 'us-east-1', resources: [], detail: { name, status: 'ABORTED', input: JSON.stringify({ model: MODEL, trigger: 'cli' }) } };
+    expect(await handler(event, lambdaContext('pipeline-abandoned'))).toEqual({ versions: [canary] });
+    expect((await deployment()).canary).toBeNull();
+    expect(await listPending(store)).toEqual([]);
+    await new RunLock(getDocumentClient(), localResourceNames.REGISTRY_TABLE).acquire(MODEL, 'next-run'); // the lock is free
+    await new RunLock(getDocumentClient(), localResourceNames.REGISTRY_TABLE).release(MODEL, 'next-run');
+    const outcome = JSON.parse(new TextDecoder().decode(await store.get(pipelineLayout.outcomeKey(MODEL, name)))) as { outcome: string; detail: string };
+    expect(outcome).toMatchObject({ outcome: 'failed', detail: `the execution ended ABORTED; the rollout of v${canary} was taken back` });
+    await recordDecision(store, name, { decision: 'rejected', by: 'test', reason: 'stopped' }); // let the local run end
+    await running;
   }, 120_000);
 
   it('refuses a second run while one holds the lock, and leaves that lock alone', async () => {

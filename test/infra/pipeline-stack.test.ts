@@ -141,7 +141,11 @@ function fixture(overrides: Parameters<typeof synthesize>[0]) {
   const topicId = () => logicalIdOf(f.synth.pipeline.topic);
   const states = () => f.definition.States as Record<string, Json>;
   const stepsArnText = () => JSON.stringify({ 'Fn::GetAtt': [stepsId(), 'Arn'] });
-  const rules = () => f.template.findResources('AWS::Events::Rule') as Record<string, { Properties: Json }>;
+  /** The trigger rules (the execution-status rule of the abandoned-run cleanup has its own test). */
+  const rules = () =>
+    Object.fromEntries(
+      Object.entries(f.template.findResources('AWS::Events::Rule') as Record<string, { Properties: Json }>).filter(([, r]) => r.Properties.EventPattern?.source?.[0] !== 'aws.states'),
+    );
   return { f, ids, keyArn, bucketArn, bucketName, tableArn, objects, stepsId, stateMachineId, trainingRoleId, stateMachineRoleId, topicId, states, stepsArnText, rules };
 }
 
@@ -727,6 +731,24 @@ describe('PipelineStack (dev)', () => {
       expect(statements[0]!.Resource).toEqual({ Ref: x.stateMachineId() });
       expect(statements[1]!.Resource).toEqual(x.objects('pipeline/pending/'));
       expect(statements[2]!.Condition).toEqual({ StringLike: { 's3:prefix': ['pipeline/pending/*'] } });
+    });
+
+    it('clean up executions that time out or are stopped, through a function that cannot touch model artifacts', () => {
+      const rule = Object.values(f.template.findResources('AWS::Events::Rule')).find((r) => r.Properties.EventPattern?.source?.[0] === 'aws.states');
+      expect(rule?.Properties.EventPattern).toEqual({
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: x.stateMachineId() }] },
+      });
+      const fnId = functionIdOf(f.template, 'pipeline-abandoned');
+      expect(rule?.Properties.Targets[0].Arn).toEqual({ 'Fn::GetAtt': [fnId, 'Arn'] });
+      const s3 = roleStatements(f.template, roleIdOf(f.template, fnId)).filter((st) => actionsOf(st).some((a) => a.startsWith('s3:')));
+      expect(s3.map((st) => [st.Sid, st.Action])).toEqual([
+        ['ReadObjects', 's3:GetObject'],
+        ['WriteObjects', ['s3:PutObject', 's3:AbortMultipartUpload']],
+        ['ListPrefixes', 's3:ListBucket'],
+      ]);
+      expect(s3[1]!.Resource).toEqual(x.objects('pipeline/'));
     });
 
     it('keep a run lock for longer than a run can last (training + approval + margin)', () => {
