@@ -82,7 +82,8 @@ const featureName = z
 const unique = (values: readonly string[]) => new Set(values).size === values.length;
 
 /** The retraining pipeline (lib/stacks/pipeline-stack.ts). */
-const retrainingSchema = z.strictObject({
+const retrainingSchema = z
+  .strictObject({
   /** Models the pipeline's triggers start runs for (schedule, drift alerts, new data under training/<model>/data/). */
   models: z.array(z.string().regex(/^[a-z][a-z0-9-]{0,47}$/)).refine(unique, 'model names must be unique'),
   /** The SageMaker framework container that runs training/train.py. */
@@ -91,16 +92,22 @@ const retrainingSchema = z.strictObject({
   instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/, 'must be a SageMaker instance type such as ml.g5.xlarge'),
   volumeSizeGb: z.number().int().min(1).max(16_384),
   maxRuntimeHours: z.number().positive().max(24 * 5),
+  /** Managed spot training (checkpointed; train.py resumes): hours to wait for capacity, training included; null: on-demand. */
+  spotMaxWaitHours: z.number().positive().max(24 * 5).nullable(),
   approvalTimeoutHours: z.number().positive().max(24 * 365),
   rolloutMode: z.enum(['shadow', 'canary']),
   canaryPercent: z.number().gt(0).max(100),
   /** An EventBridge schedule expression (`rate(7 days)`, `cron(...)`), or null for no scheduled runs. */
   schedule: z.string().regex(/^(rate|cron)\(.+\)$/).nullable(),
-  /** Start a run when the drift check raises `Model Drift Detected` for a model. */
+  /** Start a run when the model's drift-status or quality alarm fires. */
   retrainOnDrift: z.boolean(),
   /** Hyperparameters of training/train.py (strings, as SageMaker passes them). */
   hyperparameters: z.record(z.string(), z.string()),
-});
+  })
+  .refine((r) => r.spotMaxWaitHours === null || r.spotMaxWaitHours >= r.maxRuntimeHours, {
+    message: 'spotMaxWaitHours must be at least maxRuntimeHours (it includes the training time)',
+    path: ['spotMaxWaitHours'],
+  });
 
 const monitoringSchema = z.strictObject({
   /**
@@ -345,6 +352,7 @@ export function defaultStageConfig(stage: string, production = isProductionStage
       instanceType: 'ml.g5.xlarge',
       volumeSizeGb: 30,
       maxRuntimeHours: 4,
+      spotMaxWaitHours: null,
       approvalTimeoutHours: 72,
       rolloutMode: 'canary',
       canaryPercent: 10,

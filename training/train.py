@@ -23,6 +23,9 @@ Environment (SageMaker's standard variables; set them yourself for a local run)
     SM_OUTPUT_DATA_DIR     where validation-predictions.bin goes when asked for (output.tar.gz)
     SM_HP_FILE             hyperparameters JSON (default /opt/ml/input/config/hyperparameters.json)
     SM_FAILURE_FILE        failure reason file (default /opt/ml/output/failure, which SageMaker reports)
+    SM_CHECKPOINT_DIR      checkpoint directory (default /opt/ml/checkpoints when it exists, which SageMaker
+                           syncs with CheckpointConfig.S3Uri): a checkpoint is written after every epoch, and a
+                           restarted job (a reclaimed managed spot instance) resumes from it, bit for bit
 
 Hyperparameters: a JSON object of strings, as SageMaker passes them (numbers and JSON-quoted strings are
 accepted too). `--hyperparameters PATH` replaces SM_HP_FILE; `--name value` arguments (how SageMaker's
@@ -473,7 +476,44 @@ def predict_positive(net, X, device, chunk=65536):
     return torch.cat(out).numpy()
 
 
-def train(X, y, Xv, yv, hp, device):
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+def checkpoint_dir():
+    explicit = os.environ.get("SM_CHECKPOINT_DIR")
+    if explicit:
+        os.makedirs(explicit, exist_ok=True)
+        return explicit
+    return "/opt/ml/checkpoints" if os.path.isdir("/opt/ml/checkpoints") else None
+
+
+def save_checkpoint(directory, fingerprint, epoch, net, optimizer, shuffler, best, history):
+    state = {
+        "fingerprint": fingerprint,
+        "epoch": epoch,
+        "net": {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "shuffler": shuffler.get_state(),
+        "best": best,
+        "history": history,
+    }
+    tmp = os.path.join(directory, CHECKPOINT_FILE + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, os.path.join(directory, CHECKPOINT_FILE))  # never a half-written checkpoint
+
+
+def load_checkpoint(directory, fingerprint):
+    path = os.path.join(directory, CHECKPOINT_FILE) if directory else None
+    if not path or not os.path.exists(path):
+        return None
+    state = torch.load(path, map_location="cpu")
+    if state.get("fingerprint") != fingerprint:
+        log("checkpoint ignored: it belongs to other data or hyperparameters")
+        return None
+    return state
+
+
+def train(X, y, Xv, yv, hp, device, checkpoints=None, data_sha256=""):
     torch.manual_seed(hp["seed"])
     net = TabularMLP(X.shape[1], hp["hidden"])  # initialized on CPU, so the same for every device
     net.to(device)
@@ -498,7 +538,18 @@ def train(X, y, Xv, yv, hp, device):
     best = {"loss": math.inf, "epoch": 0, "state": None}
     history = []
     stopped_early = False
-    for epoch in range(1, hp["epochs"] + 1):
+    # A checkpoint resumes only the same training: same data, same hyperparameters (the epoch budget may grow).
+    fingerprint = json.dumps({"data": data_sha256, "hp": {k: v for k, v in hp.items() if k != "epochs"}}, sort_keys=True, default=str)
+    first_epoch = 1
+    resumed = load_checkpoint(checkpoints, fingerprint)
+    if resumed:
+        net.load_state_dict(resumed["net"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        shuffler.set_state(resumed["shuffler"])
+        best, history = resumed["best"], resumed["history"]
+        first_epoch = resumed["epoch"] + 1
+        log(f"resumed from checkpoint at epoch {resumed['epoch']}")
+    for epoch in range(first_epoch, hp["epochs"] + 1):
         net.train()
         order = torch.randperm(rows, generator=shuffler).to(device)
         # One gather per epoch; each batch is then a contiguous slice (the same batches as indexing per step).
@@ -521,6 +572,8 @@ def train(X, y, Xv, yv, hp, device):
             stopped_early = True
             log(f"early stop: no better validation log loss for {hp['patience']} epochs; keeping epoch {best['epoch']}")
             break
+        if checkpoints:
+            save_checkpoint(checkpoints, fingerprint, epoch, net, optimizer, shuffler, best, history)
     if best["state"] is None:  # validation loss never finite; keep the last weights
         best = {"loss": math.nan, "epoch": len(history), "state": {k: v.detach().to("cpu").clone() for k, v in net.state_dict().items()}}
     net = net.to("cpu")
@@ -642,7 +695,8 @@ def run(argv):
 
     load_seconds = time.perf_counter() - load_started
     train_started = time.perf_counter()
-    net, run_info = train(X, y, Xv, yv, hp, device)
+    data_sha256 = f"{train_info.get('featuresSha256', '')}:{train_info.get('labelsSha256', '')}"
+    net, run_info = train(X, y, Xv, yv, hp, device, checkpoint_dir(), data_sha256)
     train_seconds = time.perf_counter() - train_started
 
     serving = ServingModel(net, hp["threshold"]).eval()

@@ -40,6 +40,29 @@ export const PIPELINE_STATES = {
   cleanupFailed: 'CleanupFailed',
 } as const;
 
+/**
+ * CDK's training task has no managed-spot properties; they are added to its rendered parameters: spot capacity,
+ * the longest wait for it, and checkpoints synced to the run's S3 prefix (train.py resumes from them).
+ */
+class SpotCapableTrainingJob extends tasks.SageMakerCreateTrainingJob {
+  public spot: { readonly maxWait: Duration } | undefined;
+
+  protected override _renderTask(topLevelQueryLanguage?: sfn.QueryLanguage): any {
+    const task = super._renderTask(topLevelQueryLanguage);
+    if (!this.spot) return task;
+    const parameters = task.Parameters;
+    return {
+      ...task,
+      Parameters: {
+        ...parameters,
+        EnableManagedSpotTraining: true,
+        StoppingCondition: { ...parameters.StoppingCondition, MaxWaitTimeInSeconds: this.spot.maxWait.toSeconds() },
+        CheckpointConfig: { 'S3Uri.$': '$.trainingSet.checkpointUri', LocalPath: '/opt/ml/checkpoints' },
+      },
+    };
+  }
+}
+
 export interface TrainingSettings {
   /** The framework container running training/train.py (a SageMaker PyTorch training image). */
   readonly image: string;
@@ -48,6 +71,8 @@ export interface TrainingSettings {
   readonly volumeSizeGb: number;
   readonly maxRuntime: Duration;
   readonly hyperparameters: Readonly<Record<string, string>>;
+  /** Managed spot training: how long to wait for spot capacity (training included); absent: on-demand. */
+  readonly spotMaxWait?: Duration;
   /** s3:// URI of the entry point's source archive (sourcedir.tar.gz with train.py). */
   readonly sourceUri: string;
   /** Grants the training role read access to the source archive. */
@@ -184,7 +209,7 @@ export class RetrainingPipeline extends Construct {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       // Training, plus the human (the approval timeout bounds the wait), plus ample time for the other steps and
       // SageMaker's provisioning: a timed-out execution runs no finish step, so it must not happen in practice.
-      timeout: props.training.maxRuntime.plus(props.approvalTimeout).plus(Duration.hours(12)),
+      timeout: (props.training.spotMaxWait ?? props.training.maxRuntime).plus(props.approvalTimeout).plus(Duration.hours(12)),
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
@@ -194,7 +219,7 @@ export class RetrainingPipeline extends Construct {
   /** createTrainingJob.sync: the training contract's channels in, model.tar.gz out, KMS on volume and output. */
   private trainTask(props: RetrainingPipelineProps): tasks.SageMakerCreateTrainingJob {
     const { training } = props;
-    return new tasks.SageMakerCreateTrainingJob(this, PIPELINE_STATES.train, {
+    const task = new SpotCapableTrainingJob(this, PIPELINE_STATES.train, {
       stateName: PIPELINE_STATES.train,
       integrationPattern: sfn.IntegrationPattern.RUN_JOB,
       trainingJobName: sfn.JsonPath.stringAt('$$.Execution.Name'),
@@ -235,6 +260,8 @@ export class RetrainingPipeline extends Construct {
       },
       resultPath: '$.training',
     });
+    if (training.spotMaxWait) task.spot = { maxWait: training.spotMaxWait };
+    return task;
   }
 
   /**

@@ -92,7 +92,7 @@ export class PipelineStack extends Stack {
       CANARY_PERCENT: String(retraining.canaryPercent),
       PIPELINE_TOPIC_ARN: this.topic.topicArn,
       // Longer than any run can last (training + approval + margin), so only a dead run's lock is taken over.
-      RUN_LOCK_MAX_AGE_HOURS: String(Math.ceil(retraining.maxRuntimeHours + retraining.approvalTimeoutHours + 13)),
+      RUN_LOCK_MAX_AGE_HOURS: String(Math.ceil((retraining.spotMaxWaitHours ?? retraining.maxRuntimeHours) + retraining.approvalTimeoutHours + 13)),
     };
     for (const [name, value] of Object.entries(environment)) this.steps.function.addEnvironment(name, value);
 
@@ -128,6 +128,7 @@ export class PipelineStack extends Stack {
         volumeSizeGb: retraining.volumeSizeGb,
         maxRuntime: Duration.hours(retraining.maxRuntimeHours),
         hyperparameters: retraining.hyperparameters,
+        ...(retraining.spotMaxWaitHours !== null ? { spotMaxWait: Duration.hours(retraining.spotMaxWaitHours) } : {}),
         sourceUri: source.asset.s3ObjectUrl,
         grantSourceRead: (role) => source.asset.grantRead(role),
       },

@@ -153,6 +153,7 @@ export async function buildTrainingSet(deps: DataStepDeps, model: string, execut
     trainUri: uri(pipelineLayout.channelPrefix(model, execution, 'train')),
     validationUri: uri(pipelineLayout.channelPrefix(model, execution, 'validation')),
     outputUri: uri(pipelineLayout.trainingOutputPrefix(model, execution)),
+    checkpointUri: uri(pipelineLayout.checkpointPrefix(model, execution)),
     rows: { train: train.records.length, holdout: holdout.records.length, rejected },
     features: preprocessor.columns.length,
   };

@@ -16,6 +16,8 @@ export const pipelineLayout = {
   trainingSetKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training-set.json`,
   /** SageMaker writes `<this>/<job name>/output/model.tar.gz`. */
   trainingOutputPrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training/`,
+  /** Training checkpoints (managed spot training resumes from them). */
+  checkpointPrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/checkpoints/`,
   evaluationKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/evaluation.json`,
   outcomeKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/outcome.json`,
   /** Approvals waiting for a human: one object per execution, holding the task token. */

@@ -39,6 +39,7 @@ export interface TrainingSetResult {
   readonly trainUri: string;
   readonly validationUri: string;
   readonly outputUri: string;
+  readonly checkpointUri: string;
   readonly rows: { readonly train: number; readonly holdout: number; readonly rejected: number };
   readonly features: number;
 }

@@ -30,6 +30,7 @@ const prodOverrides = {
     instanceType: 'ml.p3.2xlarge',
     volumeSizeGb: 100,
     maxRuntimeHours: 6,
+    spotMaxWaitHours: 10,
     approvalTimeoutHours: 24,
     rolloutMode: 'shadow' as const,
     canaryPercent: 25,
@@ -766,7 +767,7 @@ describe('PipelineStack (prod, retraining overrides)', () => {
   it('trains on the configured instance type, volume, runtime, image and hyperparameters', () => {
     const parameters = x.states().Train!.Parameters as Json;
     expect(parameters.ResourceConfig).toMatchObject({ InstanceCount: 1, InstanceType: 'ml.p3.2xlarge', VolumeSizeInGB: 100 });
-    expect(parameters.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 6 * 3600 });
+    expect(parameters.StoppingCondition).toEqual({ MaxRuntimeInSeconds: 6 * 3600, MaxWaitTimeInSeconds: 10 * 3600 });
     expect(parameters.AlgorithmSpecification.TrainingImage).toBe(retraining.trainingImage);
     expect(parameters.HyperParameters).toEqual({
       ...retraining.hyperparameters,
@@ -775,9 +776,15 @@ describe('PipelineStack (prod, retraining overrides)', () => {
     });
   });
 
-  it('waits approvalTimeoutHours for a human, and bounds the execution accordingly', () => {
+  it('trains on managed spot capacity with checkpoints under the run when spotMaxWaitHours is set', () => {
+    const parameters = x.states().Train!.Parameters as Json;
+    expect(parameters.EnableManagedSpotTraining).toBe(true);
+    expect(parameters.CheckpointConfig).toEqual({ 'S3Uri.$': '$.trainingSet.checkpointUri', LocalPath: '/opt/ml/checkpoints' });
+  });
+
+  it('waits approvalTimeoutHours for a human, and bounds the execution accordingly (spot wait included)', () => {
     expect(x.states().WaitForApproval!.TimeoutSeconds).toBe(24 * 3600);
-    expect(f.definition.TimeoutSeconds).toBe((6 + 24 + 12) * 3600);
+    expect(f.definition.TimeoutSeconds).toBe((10 + 24 + 12) * 3600);
   });
 
   it('names resources for the stage and keeps production logs for a year', () => {

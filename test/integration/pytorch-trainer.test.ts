@@ -69,7 +69,7 @@ function writeChannel(dir: string, encoded: EncodedMatrix, header: object = enco
   return dir;
 }
 
-function runTrainer(out: string, channels: { train: string; validation?: string }, hyperparameters: Record<string, string>): TrainerRun {
+function runTrainer(out: string, channels: { train: string; validation?: string }, hyperparameters: Record<string, string>, checkpoints?: string): TrainerRun {
   mkdirSync(out, { recursive: true });
   const hpFile = join(out, 'hyperparameters.json');
   writeFileSync(hpFile, JSON.stringify(hyperparameters));
@@ -82,6 +82,8 @@ function runTrainer(out: string, channels: { train: string; validation?: string 
     SM_FAILURE_FILE: run.failureFile,
     SM_HP_FILE: hpFile,
   };
+  if (checkpoints) env.SM_CHECKPOINT_DIR = checkpoints;
+  else delete env.SM_CHECKPOINT_DIR;
   if (channels.validation) env.SM_CHANNEL_VALIDATION = channels.validation;
   else delete env.SM_CHANNEL_VALIDATION;
   const result = spawnSync(python!, [TRAIN_PY], { env, encoding: 'utf8', timeout: 120_000 });
@@ -195,6 +197,21 @@ describe.skipIf(!python)(`training/train.py (PyTorch on CPU)${skipReason}`, () =
     expect(readFileSync(join(second.modelDir, 'model.onnx')).equals(readFileSync(join(first.modelDir, 'model.onnx')))).toBe(true);
     const strip = (m: Record<string, unknown>) => ({ ...m, seconds: undefined });
     expect(strip(readJson(join(second.modelDir, 'metrics.json')))).toEqual(strip(readJson(join(first.modelDir, 'metrics.json'))));
+  });
+
+  it('resumes from its checkpoint after an interruption (a reclaimed spot instance) to the same model, bit for bit', () => {
+    const hp = { ...HYPERPARAMETERS, epochs: '6', patience: '0' };
+    const checkpoints = join(work, 'checkpoints');
+    // The "interrupted" job got through 3 epochs; the restarted one is given the full budget.
+    expect(runTrainer(join(work, 'spot-1'), channels, { ...hp, epochs: '3' }, checkpoints).status).toBe(0);
+    const resumed = runTrainer(join(work, 'spot-2'), channels, hp, checkpoints);
+    expect(resumed.status, resumed.output).toBe(0);
+    expect(resumed.output).toContain('resumed from checkpoint at epoch 3');
+    const straight = runTrainer(join(work, 'spot-3'), channels, hp);
+    expect(readFileSync(join(resumed.modelDir, 'model.onnx')).equals(readFileSync(join(straight.modelDir, 'model.onnx')))).toBe(true);
+    expect(readJson(join(resumed.modelDir, 'metrics.json')).epochsRun).toBe(6);
+    // Other hyperparameters: the checkpoint is not theirs.
+    expect(runTrainer(join(work, 'spot-4'), channels, { ...hp, learning_rate: '0.01' }, checkpoints).output).toContain('checkpoint ignored');
   });
 
   it('fails with a reason in the failure file and no model when the header does not match the data', () => {
