@@ -5,6 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { loggedStateMachine } from './logged-state-machine.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
 /**
@@ -196,23 +197,14 @@ export class BatchStateMachine extends Construct {
       .next(merge)
       .next(new sfn.Succeed(this, BATCH_STATES.succeeded, { stateName: BATCH_STATES.succeeded }));
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      // The vended-logs prefix keeps CloudWatch Logs' resource policy small (AWS's advice for Step Functions).
-      logGroupName: `/aws/vendedlogs/states/${props.stateMachineName}`,
-      encryptionKey: props.logEncryptionKey,
-      retention: props.logRetention,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
-
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = loggedStateMachine(this, {
       stateMachineName: props.stateMachineName,
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      definition,
       timeout: props.timeout ?? Duration.hours(24),
-      tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-    });
+      logEncryptionKey: props.logEncryptionKey,
+      logRetention: props.logRetention,
+      ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
+    }));
     this.acknowledgeRoleFindings();
   }
 

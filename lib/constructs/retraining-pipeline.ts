@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import type { PipelineStep } from '../../src/pipeline/step-dispatch.js';
 import type { RunOutcome } from '../../src/pipeline/run-state.js';
 import { LAMBDA_TRANSIENT_ERRORS } from './batch-state-machine.js';
+import { loggedStateMachine } from './logged-state-machine.js';
 import { localStateMachineDefinition, type LocalDefinition } from '../state-machine-definition.js';
 import { acknowledgeWildcardActions, acknowledgeWildcardResource } from './nag.js';
 
@@ -197,22 +198,16 @@ export class RetrainingPipeline extends Construct {
       .next(catchAll(step(S.evaluate, 'evaluate', '$.evaluation')))
       .next(gate);
 
-    this.logGroup = new logs.LogGroup(this, 'Logs', {
-      retention: props.logRetention,
-      encryptionKey: props.key,
-      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+    ({ stateMachine: this.stateMachine, logGroup: this.logGroup } = loggedStateMachine(this, {
       stateMachineName: props.stateMachineName,
-      stateMachineType: sfn.StateMachineType.STANDARD,
-      queryLanguage: sfn.QueryLanguage.JSON_PATH,
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      definition,
       // Training, plus the human (the approval timeout bounds the wait), plus ample time for the other steps and
-      // SageMaker's provisioning: a timed-out execution runs no finish step, so it must not happen in practice.
+      // SageMaker's provisioning: a timed-out execution runs no finish step (the abandoned-run cleanup does).
       timeout: (props.training.spotMaxWait ?? props.training.maxRuntime).plus(props.approvalTimeout).plus(Duration.hours(12)),
-      tracingEnabled: true,
-      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
-    });
+      logEncryptionKey: props.key,
+      logRetention: props.logRetention,
+      ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
+    }));
     this.acknowledgeRoleFindings(props.steps);
   }
 
