@@ -18,7 +18,7 @@ export const driftConfigSchema = z.object({
   QUALITY_WINDOW_HOURS: z.coerce.number().int().positive().default(24),
   QUALITY_MIN_LABELS: z.coerce.number().int().positive().default(200),
   QUALITY_MAX_AUC_DROP: z.coerce.number().nonnegative().default(0.05),
-  /** Event bus the drift and quality alerts go to (the retraining pipeline subscribes); default bus if unset. */
+  /** Event bus the drift and quality alerts go to (for subscribers; retraining starts on the alarms); default bus if unset. */
   ALERT_EVENT_BUS_NAME: z.string().min(1).optional(),
 });
 

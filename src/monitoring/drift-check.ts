@@ -26,7 +26,7 @@ export interface DriftCheckDeps {
   readonly registry: ModelRegistry;
   readonly store: ObjectStore;
   readonly config: DriftConfig;
-  /** Where alerts go (the retraining pipeline subscribes); none: alerts are only recorded. */
+  /** Where alerts go (any subscriber); none: alerts are only recorded. */
   readonly events?: EventPublisher;
 }
 
@@ -251,7 +251,7 @@ export async function readHistory(store: ObjectStore, model: string, limit = HIS
   return results.filter((r): r is DriftCheckResult => r?.format === DRIFT_RESULT_FORMAT);
 }
 
-/** `Model Drift Detected` on the bus: what the retraining pipeline (and anyone else) subscribes to. */
+/** `Model Drift Detected` on the bus, for subscribers (retraining itself starts on the drift-status alarm). */
 async function publishAlert(events: EventPublisher, model: string, version: number | null, at: number, streak: number, drift: WindowDrift | null, quality: QualityWindow | null): Promise<void> {
   const [outcome] = await events.publish([
     {
