@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { fieldNameSchema } from '../spec/names.js';
 
-const name = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must start with a letter or _ and hold only letters, digits and _');
+const name = fieldNameSchema;
 
 /**
  * A feature view: features of one entity type, computed elsewhere and kept fresh in the feature store.

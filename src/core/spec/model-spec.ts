@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { featureViewSchema } from '../feature-store/feature-view.js';
+import { fieldNameSchema } from './names.js';
 
 /**
  * The declarative model spec: everything the system needs to know about a tabular binary-classification
@@ -7,9 +8,7 @@ import { featureViewSchema } from '../feature-store/feature-view.js';
  * is driven by a spec.
  */
 
-const name = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'must start with a letter or _ and hold only letters, digits and _');
+const name = fieldNameSchema;
 
 export const modelNameSchema = z
   .string()

@@ -1,6 +1,8 @@
 import type { DatasetRows } from '../data/dataset.js';
 import type { FeatureSpec, ModelSpec } from '../spec/model-spec.js';
 import { readLabel, readTrainingRows } from '../training/train-model.js';
+import { FeatureAccumulator, ratio } from './feature-profile.js';
+import { RowHasher } from './row-hasher.js';
 import { formatNumber, pct } from './validation-report-text.js';
 
 /**
@@ -106,8 +108,6 @@ export interface DatasetValidationReport {
 }
 
 const MAX_INVALID_ROWS = 20;
-const MAX_EXAMPLES = 5;
-const MAX_EXAMPLE_LENGTH = 64;
 
 /**
  * Validates a dataset against a spec before training and reports every rule with its value and limit.
@@ -232,116 +232,6 @@ export function validateDataset(
   };
 }
 
-/** Per-feature statistics over raw values (CSV text cells or JSON values), read the way the validator reads them. */
-class FeatureAccumulator {
-  missing = 0;
-  present = 0;
-  private outOfRange = 0;
-  private unknown = 0;
-  private readonly examples = new Set<string>();
-  private min = Infinity;
-  private max = -Infinity;
-  private sum = 0;
-  private numbers = 0;
-  private readonly distinct = new Set<string | boolean>();
-  private readonly categories: ReadonlySet<string> | null;
-  private readonly lower: number;
-  private readonly upper: number;
-
-  constructor(
-    readonly feature: FeatureSpec,
-    private readonly csv: boolean,
-  ) {
-    this.categories = feature.type === 'categorical' && feature.categories ? new Set(feature.categories) : null;
-    this.lower = feature.type === 'numeric' ? (feature.min ?? -Infinity) : -Infinity;
-    this.upper = feature.type === 'numeric' ? (feature.max ?? Infinity) : Infinity;
-  }
-
-  add(value: unknown): void {
-    if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) {
-      this.missing++;
-      return;
-    }
-    this.present++;
-    switch (this.feature.type) {
-      case 'numeric': {
-        const n = typeof value === 'number' ? value : this.csv && typeof value === 'string' ? Number(value.trim()) : NaN;
-        if (!Number.isFinite(n)) return; // a type error: the record validator rejects the row
-        this.number(n);
-        if (n < this.lower || n > this.upper) this.outOfRange++;
-        return;
-      }
-      case 'timestamp': {
-        let ms = NaN;
-        if (typeof value === 'number') ms = value;
-        else if (typeof value === 'string') {
-          const s = value.trim();
-          ms = this.csv && /^-?\d+$/.test(s) ? Number(s) : Date.parse(s);
-        }
-        if (Number.isFinite(ms)) this.number(ms);
-        return;
-      }
-      case 'boolean': {
-        let b: boolean | undefined;
-        if (typeof value === 'boolean') b = value;
-        else if (this.csv && typeof value === 'string') {
-          const s = value.trim().toLowerCase();
-          b = s === 'true' || s === '1' || s === 'yes' ? true : s === 'false' || s === '0' || s === 'no' ? false : undefined;
-        }
-        if (b !== undefined) this.distinct.add(b);
-        return;
-      }
-      case 'categorical': {
-        if (typeof value !== 'string') return;
-        const s = this.csv ? value.trim() : value;
-        this.distinct.add(s);
-        if (this.categories && !this.categories.has(s)) {
-          this.unknown++;
-          if (!this.feature.pii && this.examples.size < MAX_EXAMPLES) this.examples.add(s.slice(0, MAX_EXAMPLE_LENGTH));
-        }
-        return;
-      }
-    }
-  }
-
-  private number(n: number): void {
-    this.numbers++;
-    this.sum += n;
-    if (n < this.min) this.min = n;
-    if (n > this.max) this.max = n;
-  }
-
-  report(total: number): FeatureValidation {
-    const f = this.feature;
-    const base = { name: f.name, type: f.type, required: f.required, pii: f.pii, missingRate: ratio(this.missing, total) };
-    const stats = !f.pii && this.numbers > 0;
-    switch (f.type) {
-      case 'numeric':
-        return {
-          ...base,
-          ...((f.min !== undefined || f.max !== undefined) && { outOfRange: { count: this.outOfRange, fraction: ratio(this.outOfRange, this.present) } }),
-          ...(stats && { min: this.min, max: this.max, mean: this.sum / this.numbers }),
-        };
-      case 'timestamp':
-        return { ...base, ...(stats && { min: this.min, max: this.max }) };
-      case 'boolean':
-        return { ...base, distinct: this.distinct.size };
-      case 'categorical':
-        return {
-          ...base,
-          ...(this.categories && {
-            unknownCategories: {
-              count: this.unknown,
-              fraction: ratio(this.unknown, this.present),
-              ...(!f.pii && { examples: [...this.examples] }),
-            },
-          }),
-          distinct: this.distinct.size,
-        };
-    }
-  }
-}
-
 /** Rejections carry paths such as `row 12.age` or `row 3`; they become `{row: 12, field: 'age'}`. */
 function firstInvalidRows(rejections: readonly { field: string; reason: string }[]): DatasetValidationReport['firstInvalidRows'] {
   const out: { row: number; field: string; reason: string }[] = [];
@@ -353,61 +243,6 @@ function firstInvalidRows(rejections: readonly { field: string; reason: string }
   return out;
 }
 
-/**
- * A 53-bit hash of a validated row (feature values in spec order, then the label), fed value by value with a
- * type tag so that no canonical string has to be built: two 32-bit multiplicative hashes, mixed at the end.
- * Duplicates are then found with a set of numbers; two distinct rows collide with odds of about n²/2^54
- * (5e-5 for a million rows).
- */
-class RowHasher {
-  private a = 0;
-  private b = 0;
-  private readonly f64 = new Float64Array(1);
-  private readonly u32 = new Uint32Array(this.f64.buffer);
-
-  reset(): void {
-    this.a = 0x811c9dc5;
-    this.b = 0x27d4eb2f;
-  }
-
-  value(v: number | string | boolean | null): void {
-    if (v === null) this.word(1);
-    else if (typeof v === 'boolean') this.word(v ? 2 : 3);
-    else if (typeof v === 'number') {
-      this.word(4);
-      this.f64[0] = v === 0 ? 0 : v; // -0 and 0 are the same value
-      this.word(this.u32[0]!);
-      this.word(this.u32[1]!);
-    } else {
-      this.word(5);
-      for (let i = 0; i < v.length; i++) this.word(v.charCodeAt(i));
-      this.word(v.length);
-    }
-  }
-
-  digest(): number {
-    let a = this.a;
-    let b = this.b;
-    a ^= a >>> 16;
-    a = Math.imul(a, 0x85ebca6b);
-    a ^= a >>> 13;
-    b ^= b >>> 16;
-    b = Math.imul(b, 0xc2b2ae35);
-    b ^= b >>> 16;
-    return (b >>> 0) * 0x200000 + ((a >>> 0) >>> 11);
-  }
-
-  private word(w: number): void {
-    this.a = Math.imul(this.a ^ w, 0x01000193);
-    const b = Math.imul(this.b ^ w, 0x5bd1e995);
-    this.b = b ^ (b >>> 15);
-  }
-}
-
 function examplesText(examples: readonly string[] | undefined): string {
   return examples && examples.length > 0 ? ` (e.g. ${examples.map((e) => JSON.stringify(e)).join(', ')})` : '';
-}
-
-function ratio(n: number, d: number): number {
-  return d === 0 ? 0 : n / d;
 }
