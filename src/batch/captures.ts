@@ -30,7 +30,7 @@ export interface BatchCaptureOptions {
  *
  * @example
  * const capture = await captures.start(served);          // once per file or part
- * const scorer = new ChunkScorer(served, 'csv', (chunk) => capture.observe(chunk));
+ * const scored = await scoreCsv(input, { ...options, observe: (chunk) => capture.observe(chunk) });
  * ...
  * await capture.flush();                                   // never throws
  */
@@ -76,23 +76,23 @@ export class FileCapture {
   observe(chunk: ObservedChunk): void {
     if (!this.buffer) return;
     const at = new Date(chunk.at).toISOString();
-    for (let i = 0; i < chunk.ids.length; i++) {
+    for (let i = 0; i < chunk.block.length; i++) {
       if (this.random() >= this.sampleRate) continue;
       let inputs: Record<string, unknown> | undefined;
       try {
-        inputs = this.piiKey === undefined ? undefined : tokenizePii(this.served.spec, chunk.records[i]!, this.piiKey);
+        inputs = this.piiKey === undefined ? undefined : tokenizePii(this.served.spec, chunk.block.record(i), this.piiKey);
       } catch {
         inputs = undefined; // never the raw values
       }
       const record: CaptureRecord = {
-        predictionId: chunk.ids[i]!,
+        predictionId: chunk.id(i),
         at,
         model: this.served.name,
         version: this.served.version.version,
         variant: 'production',
         source: 'batch',
         score: chunk.scores[i]!,
-        prediction: chunk.predictions[i]!,
+        prediction: chunk.prediction(i),
         latencyMs: chunk.latencyMs,
         ...(inputs ? { inputs } : {}),
       };

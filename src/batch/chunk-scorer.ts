@@ -1,9 +1,10 @@
 import { formatCsvRow } from '../core/data/csv.js';
+import { recordBlock, type FeatureBlock } from '../core/features/feature-block.js';
 import { uuidv7 } from '../core/ids.js';
-import { compileTextReader, type FeatureRecord, type RecordResult } from '../core/validation/record-validator.js';
+import type { FeatureRecord, RecordResult } from '../core/validation/record-validator.js';
 import { labelValue, scoreRecords } from '../serving/predict.js';
 import type { ServedModel } from '../serving/served-models.js';
-import { BatchFileError, type SourceRow, type TextFormat } from './row-source.js';
+import { BatchFileError, type SourceRow } from './row-source.js';
 
 /** Columns appended to every scored row. */
 export const OUTPUT_COLUMNS = ['prediction', 'score', 'prediction_id', 'model_version'] as const;
@@ -22,70 +23,63 @@ export interface ScoredRows {
  * records (never the raw row) with their outputs and the ids written to the output file, in the same order.
  */
 export interface ObservedChunk {
-  readonly records: readonly FeatureRecord[];
+  /** The validated values of the scored rows. */
+  readonly block: FeatureBlock;
   readonly scores: ArrayLike<number>;
-  readonly predictions: readonly (string | number | boolean)[];
-  /** The `prediction_id` of each row in the output file (UUID v7 of `at`). */
-  readonly ids: readonly string[];
+  prediction(row: number): string | number | boolean;
+  /** The `prediction_id` of the row in the output file (UUID v7 of `at`). */
+  id(row: number): string;
   /** When the chunk was scored (epoch milliseconds; the time in its ids). */
   readonly at: number;
   /** Milliseconds the chunk spent in transforms and ONNX, shared by its rows. */
   readonly latencyMs: number;
 }
 
-export interface ScoredChunk {
-  /** Output lines (without trailing newline), in input order, scored rows only. */
-  readonly scoredLines: string[];
-  /** One JSON line per rejected row: `{row, field, reason}` (never the value). */
-  readonly errorLines: string[];
-  readonly scored: number;
-  readonly rejected: number;
+/** The columns of a model's spec the input may carry: features, label and entity key. */
+export function modelColumns(served: ServedModel): Set<string> {
+  return new Set([...served.spec.features.map((f) => f.name), served.spec.label.name, ...(served.spec.entity ? [served.spec.entity.key] : [])]);
 }
 
 /**
- * Scores chunks of rows of one file with one model version: validates each row with the model's spec (the same
- * validator as online), transforms and scores the valid ones in ONE ONNX call, and formats the output rows as
- * the input (CSV cells re-quoted as needed, or JSON objects) plus the prediction columns.
+ * Checks the columns of an input (CSV header, Parquet schema): every required feature must be there and none may
+ * be an output column. Returns the columns the model ignores.
+ */
+export function acceptColumns(served: ServedModel, columns: readonly string[]): string[] {
+  const missing = served.spec.features.filter((f) => f.required && !columns.includes(f.name)).map((f) => f.name);
+  if (missing.length > 0) throw new BatchFileError(`missing required column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+  const clash = columns.filter((h) => (OUTPUT_COLUMNS as readonly string[]).includes(h));
+  if (clash.length > 0) throw new BatchFileError(`input already has output column${clash.length > 1 ? 's' : ''}: ${clash.join(', ')}`);
+  const known = modelColumns(served);
+  return columns.filter((h) => !known.has(h));
+}
+
+/** The CSV header of a scored file: the input columns, then the output columns. */
+export function scoredCsvHeader(header: readonly string[]): string {
+  return formatCsvRow([...header, ...OUTPUT_COLUMNS]);
+}
+
+/**
+ * Scores chunks of rows that arrive as values (JSON Lines objects, Parquet rows) with one model version:
+ * validates each row with the model's spec (the same validator as online), then transforms and scores the valid
+ * ones in ONE ONNX call. CSV has its own columnar path (csv-scoring.ts).
  */
 export class ChunkScorer {
   private readonly featureNames: Set<string>;
-  private header: string[] = [];
-  private readText: ((cells: readonly string[]) => FeatureRecord | null) | undefined;
 
   /** @param observe told of every scored chunk (drift sketches, captures); it must not throw. */
   constructor(
     private readonly served: ServedModel,
-    private readonly format: TextFormat | 'parquet',
     private readonly observe?: (chunk: ObservedChunk) => void,
   ) {
-    this.featureNames = new Set([...served.spec.features.map((f) => f.name), served.spec.label.name, ...(served.spec.entity ? [served.spec.entity.key] : [])]);
+    this.featureNames = modelColumns(served);
   }
 
-  /** Checks a CSV header: every required feature must have a column. Returns the columns the model ignores. */
-  acceptHeader(header: string[]): string[] {
-    const missing = this.served.spec.features.filter((f) => f.required && !header.includes(f.name)).map((f) => f.name);
-    if (missing.length > 0) throw new BatchFileError(`missing required column${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
-    const clash = header.filter((h) => (OUTPUT_COLUMNS as readonly string[]).includes(h));
-    if (clash.length > 0) throw new BatchFileError(`input already has output column${clash.length > 1 ? 's' : ''}: ${clash.join(', ')}`);
-    this.header = header;
-    this.readText = compileTextReader(this.served.spec, header);
-    return header.filter((h) => !this.featureNames.has(h));
-  }
-
-  /** The CSV header of the scored file (input columns + output columns). */
-  outputHeader(): string {
-    return formatCsvRow([...this.header, ...OUTPUT_COLUMNS]);
-  }
-
-  async score(rows: readonly SourceRow[]): Promise<ScoredChunk> {
+  /** JSON Lines rows: the output lines (input object plus the prediction columns) and error lines. */
+  async scoreJsonLines(rows: readonly SourceRow[]): Promise<{ scoredLines: string[]; errorLines: string[]; scored: number; rejected: number }> {
     const result = await this.scoreRows(rows);
-    const scoredLines = result.kept.map((row, i) => {
-      const prediction = result.predictions[i]!;
-      const score = result.scores[i]!;
-      const id = result.ids[i]!;
-      if (this.format === 'csv') return formatCsvRow([...(row.raw as string[]), String(prediction), score, id, result.version]);
-      return JSON.stringify({ ...(row.raw as Record<string, unknown>), prediction, score, prediction_id: id, model_version: result.version });
-    });
+    const scoredLines = result.kept.map((row, i) =>
+      JSON.stringify({ ...(row.raw as Record<string, unknown>), prediction: result.predictions[i]!, score: result.scores[i]!, prediction_id: result.ids[i]!, model_version: result.version }),
+    );
     return { scoredLines, errorLines: result.errorLines, scored: result.kept.length, rejected: rows.length - result.kept.length };
   }
 
@@ -111,23 +105,12 @@ export class ChunkScorer {
     const now = Date.now();
     const predictions = kept.map((_, i) => labelValue(this.served, scored.labels[i]!));
     const ids = kept.map(() => uuidv7(now));
-    this.observe?.({ records, scores: scored.scores, predictions, ids, at: now, latencyMs: scored.latencyMs });
+    this.observe?.({ block: recordBlock(records), scores: scored.scores, prediction: (i) => predictions[i]!, id: (i) => ids[i]!, at: now, latencyMs: scored.latencyMs });
     return { kept, predictions, scores: scored.scores, ids, version, errorLines };
   }
 
   private validate(row: SourceRow): RecordResult {
     const path = `row ${row.row}`;
-    if (this.format === 'csv') {
-      const cells = row.raw as string[];
-      const record = this.readText!(cells);
-      if (record) return { ok: true, record };
-      // Only invalid rows pay for building an object and running the schema, to get the exact issues.
-      const features: Record<string, string> = {};
-      this.header.forEach((h, i) => {
-        if (this.featureNames.has(h)) features[h] = cells[i] ?? '';
-      });
-      return this.served.validator.parseText(features, path);
-    }
     const raw = row.raw;
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
       return { ok: false as const, issues: [{ field: path, reason: 'must be a JSON object' }] };
@@ -138,7 +121,7 @@ export class ChunkScorer {
 }
 
 /** `row 12.age` -> `age`; `row 12` -> `(row)`. */
-function fieldOf(path: string, row: number): string {
+export function fieldOf(path: string, row: number): string {
   const prefix = `row ${row}`;
   if (path === prefix) return '(row)';
   return path.startsWith(`${prefix}.`) ? path.slice(prefix.length + 1) : path;

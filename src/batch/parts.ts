@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { deleteObject, headObject, LineUpload, moveObject, openObjectStream, putJson } from '../aws/s3-streams.js';
 import type { BatchCaptures } from './captures.js';
-import { ChunkScorer } from './chunk-scorer.js';
+import { acceptColumns, scoredCsvHeader } from './chunk-scorer.js';
 import type { ServedModels } from '../serving/served-models.js';
 import type { FailInput, MergeInput, PartResult, PartTask } from './job.js';
 import { batchLayout } from './layout.js';
@@ -115,9 +115,8 @@ export async function mergeParts(deps: PartDeps, input: MergeInput): Promise<Bat
     await writer?.finish();
   } else {
     if (split.format === 'csv' && split.header.length > 0) {
-      const scorer = new ChunkScorer(served, 'csv');
-      ignoredColumns = scorer.acceptHeader(split.header);
-      await scored.writeLines([scorer.outputHeader()]);
+      ignoredColumns = acceptColumns(served, split.header);
+      await scored.writeLines([scoredCsvHeader(split.header)]);
     }
     for (const p of parts) await copyInto(deps.s3, job.bucket, p.scoredKey, scored);
   }

@@ -6,9 +6,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { openObjectStream, type LineUpload } from '../aws/s3-streams.js';
 import type { ServedModel } from '../serving/served-models.js';
 import type { FileCapture } from './captures.js';
-import { ChunkScorer, type ObservedChunk } from './chunk-scorer.js';
+import { CsvSyntaxError } from '../core/data/csv.js';
+import { acceptColumns, ChunkScorer, type ObservedChunk } from './chunk-scorer.js';
+import { scoreCsv } from './csv-scoring.js';
 import { flatColumns, outputSchema, readParquetChunks, readParquetMetadata, s3AsyncBuffer, ScoredParquetWriter, toJsonValue } from './parquet.js';
-import { BatchFileError, readRowChunks, type TextFormat } from './row-source.js';
+import { BatchFileError, readJsonLineChunks, type TextFormat } from './row-source.js';
 
 export interface Counts {
   in: number;
@@ -46,55 +48,51 @@ export interface ProcessResult {
 export async function processText(
   options: ProcessOptions & { format: TextFormat; gzip: boolean; range?: { start: number; end: number }; header?: string[]; firstRow?: number; writeHeader: boolean },
 ): Promise<ProcessResult> {
-  const scorer = new ChunkScorer(options.served, options.format, observerOf(options));
-  const rows: Counts = { in: 0, scored: 0, rejected: 0 };
   const hash = options.range ? undefined : createHash('sha256');
-  let ignoredColumns: string[] = [];
   const body = await openObjectStream(options.s3, options.bucket, options.key, options.range);
-  let input: AsyncIterable<Uint8Array | string> = decode(body, hash, options.gzip);
-  let headerLine: string | undefined;
-  if (options.header) {
-    ignoredColumns = scorer.acceptHeader(options.header);
-    headerLine = scorer.outputHeader();
-    // The part has no header line of its own: feed the known header first.
-    input = prepend(`${options.header.map((h) => (/[",\r\n]/.test(h) ? `"${h.replace(/"/g, '""')}"` : h)).join(',')}\n`, input);
-  }
-  let headerWritten = !options.writeHeader || options.format !== 'csv';
+  const input = decode(body, hash, options.gzip);
+  let result: { rows: Counts; ignoredColumns: string[] };
   try {
-    for await (const chunk of readRowChunks(
-      input,
-      options.format,
-      options.chunkRows,
-      (header) => {
-        if (!options.header) {
-          ignoredColumns = scorer.acceptHeader(header);
-          headerLine = scorer.outputHeader();
-        }
-      },
-      options.firstRow ?? 1,
-    )) {
-      if (!headerWritten && headerLine) {
-        await options.scored.writeLines([headerLine]);
-        headerWritten = true;
-      }
-      const out = await scorer.score(chunk.rows);
-      await options.scored.writeLines(out.scoredLines);
-      await options.errors.writeLines(out.errorLines);
-      rows.in += chunk.rows.length;
-      rows.scored += out.scored;
-      rows.rejected += out.rejected;
-      options.onProgress?.(rows);
-    }
+    result =
+      options.format === 'csv'
+        ? await scoreCsv(input, {
+            served: options.served,
+            chunkRows: options.chunkRows,
+            scored: options.scored,
+            errors: options.errors,
+            writeHeader: options.writeHeader,
+            ...(options.header ? { header: options.header } : {}),
+            ...(options.firstRow !== undefined ? { firstRow: options.firstRow } : {}),
+            ...observerOption(options),
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          })
+        : await scoreJsonLines(input, options);
   } catch (error) {
     const reason = gzipProblem(error);
     if (reason) throw new BatchFileError(reason, { cause: error });
+    if (error instanceof CsvSyntaxError) throw new BatchFileError(`CSV syntax: ${error.message}`, { cause: error });
     throw error;
   } finally {
     body.destroy(); // a stop before the end must not leave the S3 connection open
   }
-  if (!headerWritten && headerLine) await options.scored.writeLines([headerLine]);
-  if (options.format === 'jsonl' && rows.in === 0 && !options.range) throw new BatchFileError('the file is empty: no JSON Lines rows');
-  return { rows, ignoredColumns, ...(hash ? { sha256: hash.digest('hex') } : {}) };
+  return { ...result, ...(hash ? { sha256: hash.digest('hex') } : {}) };
+}
+
+/** JSON Lines: one object per line, validated and scored in chunks as values. */
+async function scoreJsonLines(input: AsyncIterable<Uint8Array | string>, options: ProcessOptions & { range?: unknown; firstRow?: number }): Promise<{ rows: Counts; ignoredColumns: string[] }> {
+  const scorer = new ChunkScorer(options.served, observerOf(options));
+  const rows: Counts = { in: 0, scored: 0, rejected: 0 };
+  for await (const chunk of readJsonLineChunks(input, options.chunkRows, options.firstRow ?? 1)) {
+    const out = await scorer.scoreJsonLines(chunk.rows);
+    await options.scored.writeLines(out.scoredLines);
+    await options.errors.writeLines(out.errorLines);
+    rows.in += chunk.rows.length;
+    rows.scored += out.scored;
+    rows.rejected += out.rejected;
+    options.onProgress?.(rows);
+  }
+  if (rows.in === 0 && !options.range) throw new BatchFileError('the file is empty: no JSON Lines rows');
+  return { rows, ignoredColumns: [] };
 }
 
 /**
@@ -105,8 +103,8 @@ export async function processParquet(options: ProcessOptions & { rowRange?: [num
   const file = s3AsyncBuffer(options.s3, options.bucket, options.key, options.size);
   const metadata = await readParquetMetadata(file);
   const columns = flatColumns(metadata);
-  const scorer = new ChunkScorer(options.served, 'parquet', observerOf(options));
-  const ignoredColumns = scorer.acceptHeader(columns);
+  const scorer = new ChunkScorer(options.served, observerOf(options));
+  const ignoredColumns = acceptColumns(options.served, columns);
   const label = options.served.spec.label.positive;
   const writer = new ScoredParquetWriter(options.scored, columns, outputSchema(metadata, typeof label as 'string' | 'number' | 'boolean'));
   const rows: Counts = { in: 0, scored: 0, rejected: 0 };
@@ -131,11 +129,6 @@ async function sha256Of(s3: S3Client, bucket: string, key: string): Promise<stri
   const hash = createHash('sha256');
   for await (const chunk of await openObjectStream(s3, bucket, key)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-async function* prepend(first: string, rest: AsyncIterable<Uint8Array | string>): AsyncGenerator<Uint8Array | string> {
-  yield first;
-  yield* rest;
 }
 
 /** Hashes the stored bytes as they stream by, then gunzips when asked. */
@@ -167,7 +160,12 @@ function observerOf(options: ProcessOptions) {
   const { served, sketches, capture } = options;
   if (!sketches && !capture) return undefined;
   return (chunk: ObservedChunk) => {
-    sketches?.observe(served.name, served.version.version, served.baseline, chunk.records, chunk.scores, chunk.at);
+    sketches?.observeBlock(served.name, served.version.version, served.baseline, chunk.block, chunk.scores, chunk.at);
     capture?.observe(chunk);
   };
+}
+
+function observerOption(options: ProcessOptions): { observe?: (chunk: ObservedChunk) => void } {
+  const observe = observerOf(options);
+  return observe ? { observe } : {};
 }

@@ -1,5 +1,3 @@
-import { CsvParser, CsvSyntaxError } from '../core/data/csv.js';
-
 /** One input row: its 1-based data row number and its raw content (CSV: the cells, in header order; else a parsed value). */
 export interface SourceRow {
   readonly row: number;
@@ -23,74 +21,36 @@ export class BatchFileError extends Error {
 }
 
 /**
- * Reads rows from a byte stream in chunks of at most `chunkRows`, holding at most one chunk and one partial row
- * in memory. CSV: the first row is the header (returned through `onHeader`); JSON Lines: one JSON value per line.
+ * Reads JSON Lines from a byte stream in chunks of at most `chunkRows` values, holding at most one chunk and one
+ * partial line in memory. Blank lines are skipped; a line that is not JSON is a row with a parse error.
  *
  * @example
- * for await (const chunk of readRowChunks(body, 'csv', 8192, (h) => (header = h))) score(chunk.rows);
+ * for await (const chunk of readJsonLineChunks(body, 8192)) score(chunk.rows);
  */
-export async function* readRowChunks(
-  input: AsyncIterable<Uint8Array | string>,
-  format: TextFormat,
-  chunkRows: number,
-  onHeader: (header: string[]) => void,
-  firstRow = 1,
-): AsyncGenerator<RowChunk> {
+export async function* readJsonLineChunks(input: AsyncIterable<Uint8Array | string>, chunkRows: number, firstRow = 1): AsyncGenerator<RowChunk> {
   const decoder = new TextDecoder('utf-8');
   let rowNumber = firstRow - 1;
   let pending: SourceRow[] = [];
-  if (format === 'csv') {
-    const parser = new CsvParser();
-    let header: string[] | null = null;
-    const take = function* (cells: string[][]) {
-      for (const c of cells) {
-        if (!header) {
-          header = c.map((h) => h.trim());
-          if (header.length === 0 || header.every((h) => h === '')) throw new BatchFileError('the CSV header row is empty');
-          onHeader(header);
-          continue;
-        }
-        const row = ++rowNumber;
-        pending.push(c.length === header.length ? { row, raw: c } : { row, raw: c, parseError: `has ${c.length} cells where the header has ${header.length}` });
-        if (pending.length >= chunkRows) {
-          yield { rows: pending };
-          pending = [];
-        }
+  let carry = '';
+  const take = function* (text: string, final: boolean) {
+    const lines = (carry + text).split('\n');
+    carry = final ? '' : lines.pop()!;
+    for (const line of lines) {
+      const trimmed = line.trim();
+      if (trimmed === '') continue;
+      const row = ++rowNumber;
+      try {
+        pending.push({ row, raw: JSON.parse(trimmed) });
+      } catch {
+        pending.push({ row, raw: null, parseError: 'is not valid JSON' });
       }
-    };
-    try {
-      for await (const bytes of input) yield* take(parser.push(typeof bytes === 'string' ? bytes : decoder.decode(bytes, { stream: true })));
-      yield* take(parser.push(decoder.decode()));
-      yield* take(parser.end());
-    } catch (error) {
-      if (error instanceof CsvSyntaxError) throw new BatchFileError(`CSV syntax: ${error.message}`, { cause: error });
-      throw error;
+      if (pending.length >= chunkRows) {
+        yield { rows: pending };
+        pending = [];
+      }
     }
-    if (!header) throw new BatchFileError('the file is empty: no CSV header row');
-  } else {
-    let carry = '';
-    const take = function* (text: string, final: boolean) {
-      const lines = (carry + text).split('\n');
-      carry = final ? '' : lines.pop()!;
-      for (const line of lines) {
-        const trimmed = line.trim();
-        if (trimmed === '') {
-          continue;
-        }
-        const row = ++rowNumber;
-        try {
-          pending.push({ row, raw: JSON.parse(trimmed) });
-        } catch {
-          pending.push({ row, raw: null, parseError: 'is not valid JSON' });
-        }
-        if (pending.length >= chunkRows) {
-          yield { rows: pending };
-          pending = [];
-        }
-      }
-    };
-    for await (const bytes of input) yield* take(typeof bytes === 'string' ? bytes : decoder.decode(bytes, { stream: true }), false);
-    yield* take(decoder.decode(), true);
-  }
+  };
+  for await (const bytes of input) yield* take(typeof bytes === 'string' ? bytes : decoder.decode(bytes, { stream: true }), false);
+  yield* take(decoder.decode(), true);
   if (pending.length > 0) yield { rows: pending };
 }

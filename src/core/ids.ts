@@ -35,3 +35,49 @@ export function timeOfUuidv7(id: string): number | null {
   if (!UUID_V7.test(id)) return null;
   return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
 }
+
+const HEX_DIGITS = new TextEncoder().encode('0123456789abcdef');
+
+/**
+ * UUID v7 ids of one instant written as 36 ASCII bytes straight into an output buffer: the same ids
+ * {@link uuidv7} makes, without a string per id (batch scoring writes millions).
+ *
+ * @example
+ * const ids = new Uuidv7Writer(Date.now(), rows);
+ * for (let k = 0; k < rows; k++) o = ids.write(out, o, k);
+ */
+export class Uuidv7Writer {
+  private readonly random: Uint8Array;
+  private readonly time: Uint8Array;
+
+  constructor(now: number, count: number) {
+    this.random = new Uint8Array(count * 10);
+    for (let off = 0; off < this.random.length; off += 65_536) randomFillSync(this.random.subarray(off, Math.min(this.random.length, off + 65_536)));
+    this.time = new TextEncoder().encode(Math.trunc(now).toString(16).padStart(12, '0').slice(-12));
+  }
+
+  /** Writes id `k` (of `count`) at `o`; returns the offset after it. */
+  write(out: Uint8Array, o: number, k: number): number {
+    const time = this.time;
+    const random = this.random;
+    const r = k * 10;
+    for (let i = 0; i < 8; i++) out[o + i] = time[i]!;
+    out[o + 8] = 45;
+    for (let i = 0; i < 4; i++) out[o + 9 + i] = time[8 + i]!;
+    out[o + 13] = 45;
+    out[o + 14] = 55; // '7': the version
+    out[o + 15] = HEX_DIGITS[random[r]! & 0x0f]!;
+    hexByte(out, o + 16, random[r + 1]!);
+    out[o + 18] = 45;
+    hexByte(out, o + 19, (random[r + 2]! & 0x3f) | 0x80); // the variant
+    hexByte(out, o + 21, random[r + 3]!);
+    out[o + 23] = 45;
+    for (let i = 0; i < 6; i++) hexByte(out, o + 24 + 2 * i, random[r + 4 + i]!);
+    return o + 36;
+  }
+}
+
+function hexByte(out: Uint8Array, at: number, byte: number): void {
+  out[at] = HEX_DIGITS[byte >> 4]!;
+  out[at + 1] = HEX_DIGITS[byte & 0x0f]!;
+}

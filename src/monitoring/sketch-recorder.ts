@@ -1,3 +1,4 @@
+import type { FeatureBlock } from '../core/features/feature-block.js';
 import { SketchAccumulator, type Baseline } from '../core/drift/sketch.js';
 import type { ObjectStore } from '../core/registry/ports.js';
 import { s3Layout } from '../core/storage-layout.js';
@@ -48,14 +49,29 @@ export class SketchRecorder {
     }
   }
 
+  /** Counts a block of scored rows (batch); as `observe`, never throws. */
+  observeBlock(model: string, version: number, baseline: Baseline | undefined, block: FeatureBlock, scores: ArrayLike<number>, at: number): void {
+    if (!baseline) return;
+    try {
+      this.accumulator(model, version, baseline).addBlock(block, scores, at);
+    } catch (error) {
+      this.options.onDropped(block.length, error);
+    }
+  }
+
   private count(model: string, version: number, baseline: Baseline, records: readonly Readonly<Record<string, unknown>>[], scores: ArrayLike<number>, at: number): void {
+    const acc = this.accumulator(model, version, baseline);
+    for (let i = 0; i < records.length; i++) acc.add(records[i]!, scores[i]!, at);
+  }
+
+  private accumulator(model: string, version: number, baseline: Baseline): SketchAccumulator {
     const key = `${model}\0${version}`;
     let entry = this.open.get(key);
     if (!entry || entry.acc.hash !== baseline.layoutHash) {
       entry = { model, version, openedAt: this.now(), acc: new SketchAccumulator(baseline.layout, baseline.layoutHash) };
       this.open.set(key, entry);
     }
-    for (let i = 0; i < records.length; i++) entry.acc.add(records[i]!, scores[i]!, at);
+    return entry.acc;
   }
 
   /** Starts writing due sketches in the background; never throws. */

@@ -1,3 +1,4 @@
+import type { FeatureBlock } from '../features/feature-block.js';
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../errors.js';
 import type { ModelSpec } from '../spec/model-spec.js';
@@ -164,6 +165,34 @@ export class SketchAccumulator {
     }
     if (score === score) this.score[lowerBound(this.layout.scoreEdges, score)]!++;
     this.rows++;
+    if (at < this.from) this.from = at;
+    if (at > this.to) this.to = at;
+  }
+
+  /** Counts the rows of a block (columns decoded in batch) and their scores: the same bins as `add`. */
+  addBlock(block: FeatureBlock, scores: ArrayLike<number>, at: number): void {
+    const features = this.layout.features;
+    const n = block.length;
+    for (let i = 0; i < features.length; i++) {
+      const bins = features[i]!;
+      const column = block.column(bins.name);
+      const counts = this.counts[i]!;
+      if (!column) {
+        this.missing[i]! += n;
+        continue;
+      }
+      for (let r = 0; r < n; r++) {
+        const v = column.at(r);
+        if (v === null) this.missing[i]!++;
+        else counts[this.binOf(i, bins, v)]!++;
+      }
+    }
+    for (let r = 0; r < n; r++) {
+      const score = scores[r]!;
+      if (score === score) this.score[lowerBound(this.layout.scoreEdges, score)]!++;
+    }
+    if (n === 0) return;
+    this.rows += n;
     if (at < this.from) this.from = at;
     if (at > this.to) this.to = at;
   }

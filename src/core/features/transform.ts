@@ -1,4 +1,5 @@
 import type { FeatureRecord, FeatureValue } from '../validation/record-validator.js';
+import { MISSING_COLUMN, type FeatureBlock } from './feature-block.js';
 import { bucketIndex, cyclicalPair, fnv1a32, signedLog1p } from './encoders.js';
 import { columnsOf, type FittedFeature, type FittedScalar, type Preprocessor } from './preprocessor.js';
 
@@ -23,6 +24,19 @@ export function transformInto(pre: Preprocessor, record: FeatureRecord, out: Flo
   let at = offset;
   for (const feature of pre.features) at = writeFeature(feature, record[feature.name] ?? null, out, at);
   return at;
+}
+
+/** The same transform over a block of rows (columns decoded from CSV bytes, or records): one row per block row. */
+export function transformBlock(pre: Preprocessor, block: FeatureBlock): Float32Array {
+  const width = pre.columns.length;
+  const features = pre.features;
+  const columns = features.map((f) => block.column(f.name) ?? MISSING_COLUMN);
+  const out = new Float32Array(block.length * width);
+  for (let i = 0; i < block.length; i++) {
+    let at = i * width;
+    for (let k = 0; k < features.length; k++) at = writeFeature(features[k]!, columns[k]!.at(i), out, at);
+  }
+  return out;
 }
 
 function writeFeature(f: FittedFeature, value: FeatureValue, out: Float32Array, at: number): number {

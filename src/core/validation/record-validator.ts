@@ -74,65 +74,67 @@ export function buildRecordValidator(spec: ModelSpec): RecordValidator {
  * building an object per row or running the schema.
  */
 export function compileTextReader(spec: ModelSpec, header: readonly string[]): (cells: readonly string[]) => FeatureRecord | null {
-  const readers = spec.features.map((feature) => {
-    const index = header.indexOf(feature.name);
-    const name = feature.name;
-    const required = feature.required;
-    switch (feature.type) {
-      case 'numeric': {
-        const min = feature.min ?? -Infinity;
-        const max = feature.max ?? Infinity;
-        return (cells: readonly string[], out: FeatureRecord) => {
-          const t = index < 0 ? '' : cells[index]!.trim();
-          if (t === '') return required ? false : ((out[name] = null), true);
-          const n = Number(t);
-          if (!Number.isFinite(n) || n < min || n > max) return false;
-          out[name] = n;
-          return true;
-        };
-      }
-      case 'categorical': {
-        const allowed = feature.categories ? new Set(feature.categories) : null;
-        return (cells: readonly string[], out: FeatureRecord) => {
-          const t = index < 0 ? '' : cells[index]!.trim();
-          if (t === '') return required ? false : ((out[name] = null), true);
-          if (allowed && !allowed.has(t)) return false;
-          out[name] = t;
-          return true;
-        };
-      }
-      case 'boolean':
-        return (cells: readonly string[], out: FeatureRecord) => {
-          const t = index < 0 ? '' : cells[index]!.trim().toLowerCase();
-          if (t === '') return required ? false : ((out[name] = null), true);
-          if (t === 'true' || t === '1' || t === 'yes') out[name] = true;
-          else if (t === 'false' || t === '0' || t === 'no') out[name] = false;
-          else return false;
-          return true;
-        };
-      case 'timestamp': {
-        const iso = z.iso.datetime({ offset: true });
-        return (cells: readonly string[], out: FeatureRecord) => {
-          const t = index < 0 ? '' : cells[index]!.trim();
-          if (t === '') return required ? false : ((out[name] = null), true);
-          if (/^-?\d+$/.test(t)) {
-            const n = Number(t);
-            if (n < 0 || n > MAX_EPOCH_MS || !Number.isSafeInteger(n)) return false;
-            out[name] = n;
-            return true;
-          }
-          if (!iso.safeParse(t).success) return false;
-          out[name] = Date.parse(t);
-          return true;
-        };
-      }
-    }
-  });
+  const readers = spec.features.map((feature) => ({ index: header.indexOf(feature.name), name: feature.name, parse: textCellParser(feature) }));
   return (cells) => {
     const out: FeatureRecord = {};
-    for (const read of readers) if (!read(cells, out)) return null;
+    for (const r of readers) {
+      const value = r.parse(r.index < 0 ? '' : cells[r.index]!);
+      if (value === CELL_INVALID) return null;
+      out[r.name] = value;
+    }
     return out;
   };
+}
+
+/** A text cell that is not a valid value of its feature (or is empty where the feature is required). */
+export const CELL_INVALID: unique symbol = Symbol('invalid cell');
+
+/** Reads one text cell (untrimmed) as a feature value: the value, null when empty and optional, else CELL_INVALID. */
+export type TextCellParser = (text: string) => FeatureValue | typeof CELL_INVALID;
+
+/** The text reading of one feature, as `parseText` reads it (the fast readers of text rows are built on it). */
+export function textCellParser(feature: FeatureSpec): TextCellParser {
+  const required = feature.required;
+  switch (feature.type) {
+    case 'numeric': {
+      const min = feature.min ?? -Infinity;
+      const max = feature.max ?? Infinity;
+      return (text) => {
+        const t = text.trim();
+        if (t === '') return required ? CELL_INVALID : null;
+        const n = Number(t);
+        return Number.isFinite(n) && n >= min && n <= max ? n : CELL_INVALID;
+      };
+    }
+    case 'categorical': {
+      const allowed = feature.categories ? new Set(feature.categories) : null;
+      return (text) => {
+        const t = text.trim();
+        if (t === '') return required ? CELL_INVALID : null;
+        return allowed && !allowed.has(t) ? CELL_INVALID : t;
+      };
+    }
+    case 'boolean':
+      return (text) => {
+        const t = text.trim().toLowerCase();
+        if (t === '') return required ? CELL_INVALID : null;
+        if (t === 'true' || t === '1' || t === 'yes') return true;
+        if (t === 'false' || t === '0' || t === 'no') return false;
+        return CELL_INVALID;
+      };
+    case 'timestamp': {
+      const iso = z.iso.datetime({ offset: true });
+      return (text) => {
+        const t = text.trim();
+        if (t === '') return required ? CELL_INVALID : null;
+        if (/^-?\d+$/.test(t)) {
+          const n = Number(t);
+          return n < 0 || n > MAX_EPOCH_MS || !Number.isSafeInteger(n) ? CELL_INVALID : n;
+        }
+        return iso.safeParse(t).success ? Date.parse(t) : CELL_INVALID;
+      };
+    }
+  }
 }
 
 /** 9999-12-31T23:59:59.999Z: later epoch milliseconds are not dates a model can encode. */

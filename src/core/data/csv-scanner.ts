@@ -1,0 +1,251 @@
+import { CsvSyntaxError } from './csv.js';
+
+/**
+ * Rows of CSV found in one block of bytes, as offsets: nothing is decoded until a cell is read, and a row's
+ * raw bytes can be copied to an output as they are. Cells of row r are `firstCell[r] .. firstCell[r + 1] - 1`.
+ * An unquoted cell spans `[cellStart, cellEnd)`; a quoted one (`cellQuoted`) spans its raw text, quotes
+ * included, and is read with {@link cellText}.
+ */
+export interface CsvRows {
+  readonly bytes: Buffer;
+  readonly count: number;
+  /** Ordinal of the batch's first row among all rows this scanner returned (1-based; empty lines not counted). */
+  readonly firstRowNumber: number;
+  /** The row's raw bytes, without its line break: `[rowStart, rowEnd)`. */
+  readonly rowStart: Int32Array;
+  readonly rowEnd: Int32Array;
+  /** Index of the row's first cell in the cell arrays; `count + 1` entries. */
+  readonly firstCell: Int32Array;
+  readonly cellStart: Int32Array;
+  readonly cellEnd: Int32Array;
+  readonly cellQuoted: Uint8Array;
+}
+
+const COMMA = 44;
+const QUOTE = 34;
+const LF = 10;
+const CR = 13;
+
+const utf8 = new TextDecoder('utf-8');
+
+/** 1 for the bytes that end an unquoted cell: comma, LF, CR. */
+const SEPARATOR = new Uint8Array(256);
+SEPARATOR[COMMA] = SEPARATOR[LF] = SEPARATOR[CR] = 1;
+
+/** The text of cell `c` (quotes removed, doubled quotes undone: the same value {@link CsvParser} gives). */
+export function cellText(rows: CsvRows, c: number): string {
+  const start = rows.cellStart[c]!;
+  const end = rows.cellEnd[c]!;
+  if (!rows.cellQuoted[c]) return utf8.decode(rows.bytes.subarray(start, end));
+  const b = rows.bytes;
+  let text = '';
+  let from = start + 1;
+  let i = from;
+  for (;;) {
+    if (b[i] === QUOTE) {
+      text += utf8.decode(b.subarray(from, i));
+      if (b[i + 1] === QUOTE) {
+        text += '"';
+        i += 2;
+        from = i;
+        continue;
+      }
+      // After the closing quote, anything up to the separator is kept as written.
+      return text + utf8.decode(b.subarray(i + 1, end));
+    }
+    i++;
+  }
+}
+
+/** The cells of row `r` as strings. */
+export function rowCells(rows: CsvRows, r: number): string[] {
+  const cells: string[] = [];
+  for (let c = rows.firstCell[r]!; c < rows.firstCell[r + 1]!; c++) cells.push(cellText(rows, c));
+  return cells;
+}
+
+/**
+ * An incremental RFC 4180 scanner over bytes, for throughput: it finds rows and cells (quoted fields, doubled
+ * quotes, quoted line breaks, CRLF, LF or CR, a leading UTF-8 BOM, empty lines skipped) and returns offsets,
+ * accepting exactly what {@link CsvParser} accepts and yielding the same cells (tests compare the two). Feed it
+ * blocks of any size; the bytes of an incomplete last row are carried into the next block.
+ *
+ * @example
+ * const scanner = new CsvScanner();
+ * for await (const buf of stream) for (const rows of scanner.push(buf)) use(rows);
+ * for (const rows of scanner.end()) use(rows);
+ */
+export class CsvScanner {
+  private carry: Buffer = Buffer.alloc(0);
+  private started = false;
+  private rowNumber = 0;
+  /** Physical line of the carried row's start (for error messages). */
+  private line = 1;
+  private cellStart = new Int32Array(1024);
+  private cellEnd = new Int32Array(1024);
+  private cellQuoted = new Uint8Array(1024);
+
+  /** @param maxRows rows per returned batch at most */
+  constructor(private readonly maxRows = 8192) {}
+
+  /** Scans the carried bytes plus `chunk`; returns the complete rows found, in batches of at most `maxRows`. */
+  push(chunk: Uint8Array): CsvRows[] {
+    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    return this.scan(bytes, false);
+  }
+
+  /** Ends the input: the last row when the text did not end with a line break. */
+  end(): CsvRows[] {
+    return this.carry.length > 0 ? this.scan(this.carry, true) : [];
+  }
+
+  private scan(bytes: Buffer, final: boolean): CsvRows[] {
+    let pos = 0;
+    if (!this.started) {
+      if (bytes.length < 3 && !final) {
+        this.carry = bytes;
+        return [];
+      }
+      this.started = true;
+      if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) pos = 3;
+    }
+    const out: CsvRows[] = [];
+    const n = bytes.length;
+    // Hot loop state lives in locals (no closure captures them, so V8 keeps them in registers).
+    let rowStart: number[] = [];
+    let rowEnd: number[] = [];
+    let firstCell: number[] = [];
+    let cells = 0;
+    let batchFirstRow = this.rowNumber + 1;
+    let cellStart = this.cellStart;
+    let cellEnd = this.cellEnd;
+    let cellQuoted = this.cellQuoted;
+    while (pos < n) {
+      // One row from `pos`: cells until an unquoted line break; incomplete (needs more bytes) unless final.
+      const start = pos;
+      const rowCells = cells;
+      let i = pos;
+      let lines = 0;
+      let complete = false;
+      let end = n;
+      let next = n;
+      for (;;) {
+        if (cells === cellStart.length) {
+          this.grow();
+          cellStart = this.cellStart;
+          cellEnd = this.cellEnd;
+          cellQuoted = this.cellQuoted;
+        }
+        if (i < n && bytes[i] === QUOTE) {
+          // Quoted cell: to the closing quote (a doubled quote is content), then literal text to the separator.
+          let j = i + 1;
+          let closed = false;
+          while (j < n) {
+            const c = bytes[j]!;
+            if (c === QUOTE) {
+              if (j + 1 < n && bytes[j + 1] === QUOTE) {
+                j += 2;
+                continue;
+              }
+              if (j + 1 >= n && !final) break; // a quote at the block's end: the next byte decides
+              closed = true;
+              j++;
+              break;
+            }
+            if (c === LF) lines++;
+            j++;
+          }
+          if (!closed) {
+            if (!final) break;
+            throw new CsvSyntaxError(`unterminated quoted field starting on line ${this.line}`);
+          }
+          while (j < n && SEPARATOR[bytes[j]!] === 0) j++;
+          cellStart[cells] = i;
+          cellEnd[cells] = j;
+          cellQuoted[cells++] = 1;
+          i = j;
+        } else {
+          let j = i;
+          while (j < n && SEPARATOR[bytes[j]!] === 0) j++;
+          cellStart[cells] = i;
+          cellEnd[cells] = j;
+          cellQuoted[cells++] = 0;
+          i = j;
+        }
+        if (i >= n) {
+          if (final) {
+            complete = true;
+            end = n;
+            next = n;
+          }
+          break;
+        }
+        const c = bytes[i]!;
+        if (c === COMMA) {
+          i++;
+          continue;
+        }
+        // A line break ends the row; a CR at the block's end waits for the next byte (it may be CRLF).
+        if (c === CR && i + 1 >= n && !final) break;
+        end = i;
+        next = c === CR && bytes[i + 1] === LF ? i + 2 : i + 1;
+        lines++;
+        complete = true;
+        break;
+      }
+      if (!complete) {
+        cells = rowCells;
+        break;
+      }
+      pos = next;
+      this.line += lines;
+      // An empty line (one empty cell) is no row, as in CsvParser.
+      if (cells - rowCells === 1 && (end === start || (cellQuoted[rowCells] === 1 && cellEnd[rowCells]! - cellStart[rowCells]! === 2))) {
+        cells = rowCells;
+        continue;
+      }
+      this.rowNumber++;
+      rowStart.push(start);
+      rowEnd.push(end);
+      firstCell.push(rowCells);
+      if (rowStart.length === this.maxRows) {
+        out.push(this.batch(bytes, batchFirstRow, rowStart, rowEnd, firstCell, cells));
+        rowStart = [];
+        rowEnd = [];
+        firstCell = [];
+        cells = 0;
+        batchFirstRow = this.rowNumber + 1;
+      }
+    }
+    if (rowStart.length > 0) out.push(this.batch(bytes, batchFirstRow, rowStart, rowEnd, firstCell, cells));
+    this.carry = pos < n ? Buffer.from(bytes.subarray(pos)) : Buffer.alloc(0);
+    return out;
+  }
+
+  private batch(bytes: Buffer, firstRowNumber: number, rowStart: number[], rowEnd: number[], firstCell: number[], cells: number): CsvRows {
+    firstCell.push(cells);
+    return {
+      bytes,
+      count: rowStart.length,
+      firstRowNumber,
+      rowStart: Int32Array.from(rowStart),
+      rowEnd: Int32Array.from(rowEnd),
+      firstCell: Int32Array.from(firstCell),
+      cellStart: this.cellStart.slice(0, cells),
+      cellEnd: this.cellEnd.slice(0, cells),
+      cellQuoted: this.cellQuoted.slice(0, cells),
+    };
+  }
+
+  private grow(): void {
+    const size = this.cellStart.length * 2;
+    const grow = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size);
+      b.set(a);
+      return b;
+    };
+    this.cellStart = grow(this.cellStart, (k) => new Int32Array(k));
+    this.cellEnd = grow(this.cellEnd, (k) => new Int32Array(k));
+    this.cellQuoted = grow(this.cellQuoted, (k) => new Uint8Array(k));
+  }
+}
