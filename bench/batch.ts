@@ -50,10 +50,12 @@ export async function benchBatch(): Promise<Record<string, unknown>> {
       const s3 = getS3Client();
       await new Upload({ client: s3, params: { Bucket: localResourceNames.BATCH_BUCKET, Key: key, Body: createReadStream(path) }, queueSize: 4, partSize: 16 * 1024 * 1024 }).done();
       const head = await s3.send(new HeadObjectCommand({ Bucket: localResourceNames.BATCH_BUCKET, Key: key }));
+      const emulatorCpu = process.cpuUsage();
       const ours = await runHandler(key, head.ContentLength ?? bytes, (head.ETag ?? '').replace(/"/g, ''));
-      const peer = process.env.BENCH_SKIP_PEER ? { rows, rowsPerSecond: Number.NaN, peakRssMb: Number.NaN, seconds: Number.NaN } : JSON.parse(
+      const emulatorUsed = process.cpuUsage(emulatorCpu);
+      const peer = process.env.BENCH_SKIP_PEER ? { rows, rowsPerSecond: Number.NaN, peakRssMb: Number.NaN, seconds: Number.NaN, cpuSeconds: Number.NaN } : JSON.parse(
         execFileSync('/usr/bin/python3', [join(import.meta.dirname, 'peers', 'batch_peer.py'), path, join(dir, `peer-${rows}.csv`), String(TRAIN_ROWS)], { encoding: 'utf8', maxBuffer: 1 << 20 }),
-      ) as { rows: number; rowsPerSecond: number; peakRssMb: number; seconds: number };
+      ) as { rows: number; rowsPerSecond: number; peakRssMb: number; seconds: number; cpuSeconds: number };
       const manifest = ours.manifest as { rows: { in: number; scored: number; rejected: number }; status: string };
       const oursRowsPerSecond = (manifest.rows.in / ours.millis) * 1000;
       results.push({
@@ -65,8 +67,11 @@ export async function benchBatch(): Promise<Record<string, unknown>> {
           seconds: round(ours.millis / 1000, 2),
           rowsPerSecond: Math.round(oursRowsPerSecond),
           peakRssMb: round(ours.peakRssMb),
+          // CPU seconds of the handler's process, and of the S3 emulator serving it (in this process) meanwhile.
+          cpuSeconds: round(ours.cpuSeconds, 2),
+          emulatorCpuSeconds: round((emulatorUsed.user + emulatorUsed.system) / 1e6, 2),
         },
-        peer: { tool: 'pandas 1.5 read_csv + sklearn 1.2 LogisticRegression pipeline + to_csv', seconds: round(peer.seconds, 2), rowsPerSecond: Math.round(peer.rowsPerSecond), peakRssMb: round(peer.peakRssMb) },
+        peer: { tool: 'pandas 1.5 read_csv + sklearn 1.2 LogisticRegression pipeline + to_csv', seconds: round(peer.seconds, 2), rowsPerSecond: Math.round(peer.rowsPerSecond), peakRssMb: round(peer.peakRssMb), cpuSeconds: round(peer.cpuSeconds, 2) },
         throughputRatio: round(oursRowsPerSecond / peer.rowsPerSecond, 2),
         rssBudgetMet: ours.peakRssMb <= RSS_BUDGET_MB,
       });
@@ -86,7 +91,7 @@ export async function benchBatch(): Promise<Record<string, unknown>> {
   }
 }
 
-function runHandler(key: string, size: number, etag: string): Promise<{ manifest: unknown; millis: number; peakRssMb: number }> {
+function runHandler(key: string, size: number, etag: string): Promise<{ manifest: unknown; millis: number; cpuSeconds: number; peakRssMb: number }> {
   const event = s3NotificationEvent({ bucket: localResourceNames.BATCH_BUCKET, key, size, etag, eventName: 'ObjectCreated:CompleteMultipartUpload' });
   return new Promise((resolve, reject) => {
     const worker = fork(join(import.meta.dirname, 'batch-worker.ts'), {
@@ -96,7 +101,7 @@ function runHandler(key: string, size: number, etag: string): Promise<{ manifest
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
       env: { ...process.env, BENCH_EVENT: JSON.stringify(event), LARGE_FILE_BYTES: String(1e12), POWERTOOLS_LOG_LEVEL: 'ERROR' },
     });
-    worker.once('message', (m) => resolve(m as { manifest: unknown; millis: number; peakRssMb: number }));
+    worker.once('message', (m) => resolve(m as { manifest: unknown; millis: number; cpuSeconds: number; peakRssMb: number }));
     worker.once('exit', (code) => reject(new Error(`batch worker exited with ${code} before reporting`)));
   });
 }

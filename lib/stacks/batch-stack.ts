@@ -236,20 +236,22 @@ export class BatchStack extends Stack {
     }
     this.score.function.addEnvironment('BATCH_STATE_MACHINE_ARN', this.stateMachine.stateMachineArn);
 
+    // Outputs are multipart uploads straight to their final keys (completing one is the commit). Removing the
+    // outputs of an earlier run of the same file, or of a failed run, needs delete on scored/ and errors/.
     this.grantBatchObjects(props, this.score, {
-      read: ['incoming', 'tmp'],
-      write: ['scored', 'errors', 'manifests', 'tmp'],
-      delete: ['tmp'],
+      read: ['incoming'],
+      write: ['scored', 'errors', 'manifests'],
+      delete: ['scored', 'errors'],
     });
     this.grantBatchObjects(props, this.split, { read: ['incoming'] });
     this.grantBatchObjects(props, this.scorePart, { read: ['incoming'], write: ['tmp'] });
-    // Merge stages the joined outputs under tmp/ and moves them (copy + delete) into place.
+    // Merge streams the parts from tmp/ into the outputs, then removes the parts.
     this.grantBatchObjects(props, this.merge, {
       read: ['tmp'],
-      write: ['scored', 'errors', 'manifests', 'tmp'],
+      write: ['scored', 'errors', 'manifests'],
       delete: ['tmp'],
     });
-    this.grantBatchObjects(props, this.fail, { write: ['manifests'], delete: ['tmp'] });
+    this.grantBatchObjects(props, this.fail, { write: ['manifests'], delete: ['tmp', 'scored', 'errors'] });
     // Powertools idempotency: one record per object version, so a redelivered notification is not rescored.
     props.idempotencyTable.grantReadWriteData(this.score.function);
     acknowledgeWildcardActions(

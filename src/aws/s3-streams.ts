@@ -1,5 +1,5 @@
 import { PassThrough, type Readable } from 'node:stream';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 /** A streaming read of an object (optionally a byte range [start, end)). */
@@ -73,12 +73,6 @@ export class LineUpload {
 
 export async function putJson(client: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
   await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(value, null, 2), ContentType: 'application/json' }));
-}
-
-/** Server-side copy then delete: how a finished tmp/ object is committed to its final key. */
-export async function moveObject(client: S3Client, bucket: string, from: string, to: string): Promise<void> {
-  await client.send(new CopyObjectCommand({ Bucket: bucket, CopySource: `${bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}`, Key: to }));
-  await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: from }));
 }
 
 export async function deleteObject(client: S3Client, bucket: string, key: string): Promise<void> {

@@ -1,7 +1,7 @@
 import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { deleteObject, headObject, LineUpload, moveObject, openObjectStream, putJson } from '../aws/s3-streams.js';
+import { deleteObject, headObject, LineUpload, openObjectStream, putJson } from '../aws/s3-streams.js';
 import type { BatchCaptures } from './captures.js';
 import { acceptColumns, scoredCsvHeader } from './chunk-scorer.js';
 import type { ServedModels } from '../serving/served-models.js';
@@ -86,46 +86,48 @@ export async function mergeParts(deps: PartDeps, input: MergeInput): Promise<Bat
   const parts = [...input.parts].sort((a, b) => a.index - b.index);
   if (parts.length !== split.parts.length) throw new Error(`expected ${split.parts.length} part results, got ${parts.length}`);
   const served = await deps.models.load(job.model, split.modelVersion);
-  const finalScored = batchLayout.tmp(job.model, job.runId, `scored-${job.name}`);
-  const finalErrors = batchLayout.tmp(job.model, job.runId, `errors-${job.name}.jsonl`);
-  const scored = new LineUpload(deps.s3, job.bucket, finalScored, contentTypeOf(split.format));
-  const errors = new LineUpload(deps.s3, job.bucket, finalErrors, 'application/x-ndjson');
-  let ignoredColumns: string[] = [];
-  if (split.format === 'parquet') {
-    let writer: ScoredParquetWriter | undefined;
-    for (const p of parts) {
-      const size = await objectSize(deps.s3, job.bucket, p.scoredKey);
-      if (size === 0) continue;
-      const file = s3AsyncBuffer(deps.s3, job.bucket, p.scoredKey, size);
-      const metadata = await readParquetMetadata(file);
-      const columns = flatColumns(metadata);
-      writer ??= new ScoredParquetWriter(scored, columns.slice(0, -4), metadata.schema);
-      for await (const chunk of readParquetChunks(file, metadata, 0, Number(metadata.num_rows), deps.chunkRows)) {
-        const raws = chunk.map((r) => r.raw as Record<string, unknown>);
-        await writer.write({
-          kept: chunk,
-          predictions: raws.map((r) => r.prediction as string),
-          scores: Float32Array.from(raws.map((r) => r.score as number)),
-          ids: raws.map((r) => r.prediction_id as string),
-          version: split.modelVersion,
-          errorLines: [],
-        });
-      }
-    }
-    await writer?.finish();
-  } else {
-    if (split.format === 'csv' && split.header.length > 0) {
-      ignoredColumns = acceptColumns(served, split.header);
-      await scored.writeLines([scoredCsvHeader(split.header)]);
-    }
-    for (const p of parts) await copyInto(deps.s3, job.bucket, p.scoredKey, scored);
-  }
-  for (const p of parts) await copyInto(deps.s3, job.bucket, p.errorsKey, errors);
-  await scored.finish();
-  await errors.finish();
   const outputs = { scored: batchLayout.scored(job.model, job.name), errors: batchLayout.errors(job.model, job.name) };
-  await moveObject(deps.s3, job.bucket, finalErrors, outputs.errors);
-  await moveObject(deps.s3, job.bucket, finalScored, outputs.scored);
+  // Straight to the final keys: completing the multipart upload is the commit (see scoreFile).
+  const scored = new LineUpload(deps.s3, job.bucket, outputs.scored, contentTypeOf(split.format));
+  const errors = new LineUpload(deps.s3, job.bucket, outputs.errors, 'application/x-ndjson');
+  let ignoredColumns: string[] = [];
+  try {
+    if (split.format === 'parquet') {
+      let writer: ScoredParquetWriter | undefined;
+      for (const p of parts) {
+        const size = await objectSize(deps.s3, job.bucket, p.scoredKey);
+        if (size === 0) continue;
+        const file = s3AsyncBuffer(deps.s3, job.bucket, p.scoredKey, size);
+        const metadata = await readParquetMetadata(file);
+        const columns = flatColumns(metadata);
+        writer ??= new ScoredParquetWriter(scored, columns.slice(0, -4), metadata.schema);
+        for await (const chunk of readParquetChunks(file, metadata, 0, Number(metadata.num_rows), deps.chunkRows)) {
+          const raws = chunk.map((r) => r.raw as Record<string, unknown>);
+          await writer.write({
+            kept: chunk,
+            predictions: raws.map((r) => r.prediction as string),
+            scores: Float32Array.from(raws.map((r) => r.score as number)),
+            ids: raws.map((r) => r.prediction_id as string),
+            version: split.modelVersion,
+            errorLines: [],
+          });
+        }
+      }
+      await writer?.finish();
+    } else {
+      if (split.format === 'csv' && split.header.length > 0) {
+        ignoredColumns = acceptColumns(served, split.header);
+        await scored.writeLines([scoredCsvHeader(split.header)]);
+      }
+      for (const p of parts) await copyInto(deps.s3, job.bucket, p.scoredKey, scored);
+    }
+    for (const p of parts) await copyInto(deps.s3, job.bucket, p.errorsKey, errors);
+    await errors.finish();
+    await scored.finish();
+  } catch (error) {
+    await Promise.all([scored.abort(), errors.abort()]);
+    throw error;
+  }
   const rows = parts.reduce((acc, p) => ({ in: acc.in + p.rowsIn, scored: acc.scored + p.scored, rejected: acc.rejected + p.rejected }), { in: 0, scored: 0, rejected: 0 });
   const jobStarted = Date.parse(job.startedAt);
   const finished = Date.now();

@@ -1,6 +1,6 @@
 import type { SketchRecorder } from '../monitoring/sketch-recorder.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { deleteObject, LineUpload, moveObject, putJson } from '../aws/s3-streams.js';
+import { deleteObject, LineUpload, putJson } from '../aws/s3-streams.js';
 import { NotFoundError } from '../core/errors.js';
 import type { ServedModels } from '../serving/served-models.js';
 import type { BatchJob } from './job.js';
@@ -48,16 +48,16 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
     mode: 'single' as const,
     input: { bucket: job.bucket, key: job.key, bytes: job.size, ...(job.versionId ? { versionId: job.versionId } : {}), ...(job.etag ? { etag: job.etag } : {}) },
   };
+  const outputs = { scored: batchLayout.scored(job.model, job.name), errors: batchLayout.errors(job.model, job.name) };
+  const removeOutputs = () => Promise.all([deleteObject(deps.s3, job.bucket, outputs.scored), deleteObject(deps.s3, job.bucket, outputs.errors)]);
   // Outputs of an earlier file of the same name must not outlive this run looking complete, whatever happens.
-  await Promise.all([deleteObject(deps.s3, job.bucket, batchLayout.scored(job.model, job.name)), deleteObject(deps.s3, job.bucket, batchLayout.errors(job.model, job.name))]);
-  const tmpScored = batchLayout.tmp(job.model, job.runId, `scored-${job.name}`);
-  const tmpErrors = batchLayout.tmp(job.model, job.runId, `errors-${job.name}.jsonl`);
+  await removeOutputs();
   const rows = { in: 0, scored: 0, rejected: 0 };
   let scoredUpload: LineUpload | undefined;
   let errorsUpload: LineUpload | undefined;
   const fail = async (error: string, extra: Partial<BatchManifest> = {}): Promise<BatchManifest> => {
     await Promise.all([scoredUpload?.abort(), errorsUpload?.abort()]);
-    await Promise.all([deleteObject(deps.s3, job.bucket, tmpScored), deleteObject(deps.s3, job.bucket, tmpErrors)]);
+    await removeOutputs();
     const manifest: BatchManifest = { ...base, ...extra, status: 'failed', rows, error, timings: timings(started, rows) };
     await putJson(deps.s3, job.bucket, manifestKey, manifest);
     return manifest;
@@ -81,8 +81,10 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
   await putJson(deps.s3, job.bucket, manifestKey, { ...base, ...withModel, status: 'running', rows, timings: { startedAt: new Date(started).toISOString() } });
 
   const capture = await deps.captures?.start(served);
-  scoredUpload = new LineUpload(deps.s3, job.bucket, tmpScored, contentTypeOf(format));
-  errorsUpload = new LineUpload(deps.s3, job.bucket, tmpErrors, 'application/x-ndjson');
+  // Straight to the final keys: a multipart upload is invisible until it completes, so completing it is the commit
+  // (no copy afterwards, and no 5 GB CopyObject limit). An aborted or crashed run leaves nothing under scored/.
+  scoredUpload = new LineUpload(deps.s3, job.bucket, outputs.scored, contentTypeOf(format));
+  errorsUpload = new LineUpload(deps.s3, job.bucket, outputs.errors, 'application/x-ndjson');
   let result: ProcessResult;
   try {
     const common = {
@@ -106,18 +108,15 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
         ? await processParquet({ ...common, onProgress: progress })
         : await processText({ ...common, format, gzip, writeHeader: true, onProgress: progress });
     Object.assign(rows, result.rows);
-    await scoredUpload.finish();
-    await errorsUpload.finish();
     // A retried file counts its rows again: the same rows, so the distributions the drift check sees hold.
     await deps.sketches?.flush();
+    await errorsUpload.finish();
+    await scoredUpload.finish();
   } catch (error) {
     if (error instanceof BatchFileError) return fail(error.message, withModel);
     await fail('internal error; the job is retried', withModel);
     throw error;
   }
-  const outputs = { scored: batchLayout.scored(job.model, job.name), errors: batchLayout.errors(job.model, job.name) };
-  await moveObject(deps.s3, job.bucket, tmpErrors, outputs.errors);
-  await moveObject(deps.s3, job.bucket, tmpScored, outputs.scored);
   const manifest: BatchManifest = {
     ...base,
     ...withModel,

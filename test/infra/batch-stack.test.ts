@@ -386,12 +386,12 @@ describe('BatchStack', () => {
   });
 
   describe('least privilege on the batch bucket', () => {
-    it('lets batch-score read incoming/ and tmp/, write the outputs and tmp/, and delete under tmp/ only', () => {
+    it('lets batch-score read incoming/, write the outputs (multipart, straight to their keys) and delete only outputs', () => {
       expect(batchAccess(BATCH_SERVICES.score)).toEqual({
-        's3:GetObject': ['incoming/*', 'tmp/*'],
-        's3:PutObject': ['errors/*', 'manifests/*', 'scored/*', 'tmp/*'],
-        's3:AbortMultipartUpload': ['errors/*', 'manifests/*', 'scored/*', 'tmp/*'],
-        's3:DeleteObject': ['tmp/*'],
+        's3:GetObject': ['incoming/*'],
+        's3:PutObject': ['errors/*', 'manifests/*', 'scored/*'],
+        's3:AbortMultipartUpload': ['errors/*', 'manifests/*', 'scored/*'],
+        's3:DeleteObject': ['errors/*', 'scored/*'],
         's3:ListBucket': ['(bucket)'],
       });
     });
@@ -408,28 +408,29 @@ describe('BatchStack', () => {
       });
     });
 
-    it('lets Merge read tmp/, stage under tmp/, write the outputs and delete under tmp/', () => {
+    it('lets Merge read tmp/, write the outputs and delete under tmp/ only', () => {
       expect(batchAccess(BATCH_SERVICES.merge)).toEqual({
         's3:GetObject': ['tmp/*'],
-        's3:PutObject': ['errors/*', 'manifests/*', 'scored/*', 'tmp/*'],
-        's3:AbortMultipartUpload': ['errors/*', 'manifests/*', 'scored/*', 'tmp/*'],
+        's3:PutObject': ['errors/*', 'manifests/*', 'scored/*'],
+        's3:AbortMultipartUpload': ['errors/*', 'manifests/*', 'scored/*'],
         's3:DeleteObject': ['tmp/*'],
         's3:ListBucket': ['(bucket)'],
       });
     });
 
-    it('lets MarkFailed write manifests/ and delete under tmp/ only', () => {
+    it('lets MarkFailed write manifests/ and delete the run\'s tmp/ and any output', () => {
       expect(batchAccess(BATCH_SERVICES.fail)).toEqual({
         's3:PutObject': ['manifests/*'],
         's3:AbortMultipartUpload': ['manifests/*'],
-        's3:DeleteObject': ['tmp/*'],
+        's3:DeleteObject': ['errors/*', 'scored/*', 'tmp/*'],
         's3:ListBucket': ['(bucket)'],
       });
     });
 
-    it.each(Object.values(BATCH_SERVICES))('lets %s list the bucket, if at all, under tmp/ only', (service) => {
+    it.each(Object.values(BATCH_SERVICES))('lets %s list the bucket, if at all, only under the prefixes it may delete in', (service) => {
+      const deletable = batchAccess(service)['s3:DeleteObject'] ?? [];
       for (const statement of statementsOf(service).filter((s) => actionsOf(s).includes('s3:ListBucket'))) {
-        expect(statement.Condition).toEqual({ StringLike: { 's3:prefix': ['tmp/*'] } });
+        expect([...(statement.Condition as { StringLike: { 's3:prefix': string[] } }).StringLike['s3:prefix']].sort()).toEqual(deletable);
       }
     });
 

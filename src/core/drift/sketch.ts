@@ -181,6 +181,32 @@ export class SketchAccumulator {
         this.missing[i]! += n;
         continue;
       }
+      const coded = column.coded;
+      if (coded) {
+        // The bin of each distinct value, found once (-1: not yet).
+        const binOfCode = new Int32Array(coded.values.length).fill(-1);
+        const codes = coded.codes;
+        for (let r = 0; r < n; r++) {
+          const code = codes[r]!;
+          if (code < 0) {
+            this.missing[i]!++;
+            continue;
+          }
+          let bin = binOfCode[code]!;
+          if (bin < 0) bin = binOfCode[code] = this.binOf(i, bins, coded.values[code]);
+          counts[bin]!++;
+        }
+        continue;
+      }
+      const numbers = column.numbers;
+      if (numbers && bins.kind === 'numeric') {
+        for (let r = 0; r < n; r++) {
+          const x = numbers[r]!;
+          if (x !== x) this.missing[i]!++;
+          else counts[numericBin(bins, x)]!++;
+        }
+        continue;
+      }
       for (let r = 0; r < n; r++) {
         const v = column.at(r);
         if (v === null) this.missing[i]!++;
@@ -198,12 +224,7 @@ export class SketchAccumulator {
   }
 
   private binOf(i: number, bins: FeatureBins, v: unknown): number {
-    if (bins.kind === 'numeric') {
-      const x = typeof v === 'number' ? v : Number(v);
-      if (!(x >= bins.min)) return 0; // below range (NaN lands here too: an unparsable value is out of range)
-      if (x > bins.max) return bins.edges.length + 2;
-      return 1 + lowerBound(bins.edges, x);
-    }
+    if (bins.kind === 'numeric') return numericBin(bins, typeof v === 'number' ? v : Number(v));
     if (bins.kind === 'categorical') return this.categoryIndex[i]!.get(String(v)) ?? bins.categories.length;
     return v === true || v === 'true' ? 1 : 0;
   }
@@ -221,6 +242,13 @@ export class SketchAccumulator {
       score: Array.from(this.score),
     };
   }
+}
+
+/** The bin of a number: below range, one of the quantile bins, or above range. */
+function numericBin(bins: Extract<FeatureBins, { kind: 'numeric' }>, x: number): number {
+  if (!(x >= bins.min)) return 0; // below range (NaN lands here too: an unparsable value is out of range)
+  if (x > bins.max) return bins.edges.length + 2;
+  return 1 + lowerBound(bins.edges, x);
 }
 
 /**

@@ -3,6 +3,13 @@ import type { FeatureRecord, FeatureValue } from '../validation/record-validator
 /** The validated values of one feature over the rows of a block (null: missing). */
 export interface FeatureColumn {
   at(row: number): FeatureValue;
+  /**
+   * Optional, for speed: a column of few distinct values as codes into `values` (a negative code: missing),
+   * so a consumer can work once per distinct value instead of once per row. Same values as `at`.
+   */
+  readonly coded?: { readonly codes: Int32Array; readonly values: readonly FeatureValue[] };
+  /** Optional, for speed: a numeric column as float64s (NaN: missing). Same values as `at`. */
+  readonly numbers?: Float64Array;
 }
 
 /**

@@ -26,36 +26,47 @@ export function transformInto(pre: Preprocessor, record: FeatureRecord, out: Flo
   return at;
 }
 
-/** The same transform over a block of rows (columns decoded from CSV bytes, or records): one row per block row. */
+/**
+ * The same transform over a block of rows (columns decoded from CSV bytes, or records): one row per block row.
+ * Feature by feature; a coded column (few distinct values) is encoded once per distinct value by the same
+ * `writeFeature` and copied to its rows.
+ */
 export function transformBlock(pre: Preprocessor, block: FeatureBlock): Float32Array {
   const width = pre.columns.length;
-  const features = pre.features;
-  const columns = features.map((f) => block.column(f.name) ?? MISSING_COLUMN);
-  const out = new Float32Array(block.length * width);
-  for (let i = 0; i < block.length; i++) {
-    let at = i * width;
-    for (let k = 0; k < features.length; k++) at = writeFeature(features[k]!, columns[k]!.at(i), out, at);
+  const n = block.length;
+  const out = new Float32Array(n * width);
+  let offset = 0;
+  for (const f of pre.features) {
+    const column = block.column(f.name) ?? MISSING_COLUMN;
+    const w = columnsOf(f).length;
+    const coded = column.coded;
+    if (coded && coded.values.length * w <= MAX_CACHED_VALUES) {
+      // Encoded values by code, computed on first use; slot 0 is the missing value.
+      const cache = new Float32Array((coded.values.length + 1) * w);
+      const ready = new Uint8Array(coded.values.length + 1);
+      const codes = coded.codes;
+      for (let i = 0; i < n; i++) {
+        const slot = codes[i]! + 1 > 0 ? codes[i]! + 1 : 0;
+        if (!ready[slot]) {
+          writeFeature(f, slot === 0 ? null : coded.values[slot - 1]!, cache, slot * w);
+          ready[slot] = 1;
+        }
+        const at = i * width + offset;
+        for (let k = 0, from = slot * w; k < w; k++) out[at + k] = cache[from + k]!;
+      }
+    } else if (column.numbers && f.kind !== 'onehot' && f.kind !== 'hash' && f.kind !== 'binary') writeNumbers(f, column.numbers, n, out, width, offset);
+    else for (let i = 0; i < n; i++) writeFeature(f, column.at(i), out, i * width + offset);
+    offset += w;
   }
   return out;
 }
 
+/** Largest cache of encoded coded values (floats) transformBlock keeps per feature. */
+const MAX_CACHED_VALUES = 1 << 16;
+
 function writeFeature(f: FittedFeature, value: FeatureValue, out: Float32Array, at: number): number {
   const missing = value === null;
   switch (f.kind) {
-    case 'standardize':
-    case 'log1p':
-    case 'clip':
-    case 'none':
-      out[at++] = scalar(f, missing ? f.fill : (value as number));
-      break;
-    case 'bucketize': {
-      const x = missing ? f.fill : (value as number);
-      const width = f.boundaries.length + 1;
-      out.fill(0, at, at + width);
-      out[at + bucketIndex(f.boundaries, x)] = 1;
-      at += width;
-      break;
-    }
     case 'onehot': {
       const v = missing ? f.fill : (value as string);
       const width = f.vocabulary.length + 1;
@@ -77,21 +88,78 @@ function writeFeature(f: FittedFeature, value: FeatureValue, out: Float32Array, 
     case 'binary':
       out[at++] = missing ? f.fill : value === true ? 1 : 0;
       break;
-    case 'cyclical':
-      for (const part of f.parts) {
-        if (missing) {
-          out[at++] = 0;
-          out[at++] = 0;
-        } else {
-          const [s, c] = cyclicalPair(value as number, part);
-          out[at++] = s;
-          out[at++] = c;
-        }
-      }
-      break;
+    default:
+      return writeNumber(f, missing, missing ? 0 : (value as number), out, at);
   }
   if (f.missingIndicator) out[at++] = missing ? 1 : 0;
   return at;
+}
+
+type NumericFeature = Exclude<FittedFeature, { kind: 'onehot' | 'hash' | 'binary' }>;
+
+const one = new Float64Array(1);
+
+/** One number (or timestamp) of a numeric kind: the column transform below over a single row. */
+function writeNumber(f: NumericFeature, missing: boolean, x: number, out: Float32Array, at: number): number {
+  one[0] = missing ? NaN : x;
+  return at + writeNumbers(f, one, 1, out, 0, at);
+}
+
+/**
+ * The numeric kinds over a column of float64s (NaN: missing), rows `stride` floats apart from `offset`: one loop
+ * per kind, so no value is boxed. Returns the feature's width.
+ */
+function writeNumbers(f: NumericFeature, numbers: Float64Array, n: number, out: Float32Array, stride: number, offset: number): number {
+  const indicator = f.missingIndicator;
+  let width = 0;
+  switch (f.kind) {
+    case 'standardize':
+    case 'log1p':
+    case 'clip':
+    case 'none':
+      for (let i = 0, at = offset; i < n; i++, at += stride) {
+        const x = numbers[i]!;
+        const missing = x !== x;
+        out[at] = scalar(f, missing ? f.fill : x);
+        if (indicator) out[at + 1] = missing ? 1 : 0;
+      }
+      width = 1;
+      break;
+    case 'bucketize': {
+      const w = f.boundaries.length + 1;
+      for (let i = 0, at = offset; i < n; i++, at += stride) {
+        const x = numbers[i]!;
+        const missing = x !== x;
+        for (let k = 0; k < w; k++) out[at + k] = 0;
+        out[at + bucketIndex(f.boundaries, missing ? f.fill : x)] = 1;
+        if (indicator) out[at + w] = missing ? 1 : 0;
+      }
+      width = w;
+      break;
+    }
+    case 'cyclical': {
+      const w = 2 * f.parts.length;
+      for (let i = 0, at = offset; i < n; i++, at += stride) {
+        const x = numbers[i]!;
+        const missing = x !== x;
+        let k = at;
+        for (const part of f.parts) {
+          if (missing) {
+            out[k++] = 0;
+            out[k++] = 0;
+          } else {
+            const [s, c] = cyclicalPair(x, part);
+            out[k++] = s;
+            out[k++] = c;
+          }
+        }
+        if (indicator) out[at + w] = missing ? 1 : 0;
+      }
+      width = w;
+      break;
+    }
+  }
+  return indicator ? width + 1 : width;
 }
 
 /** The scalar function of a numeric feature before standardization. */

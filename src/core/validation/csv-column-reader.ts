@@ -59,51 +59,42 @@ interface Column extends FeatureColumn {
 class NumberColumn implements Column {
   constructor(
     readonly name: string,
-    readonly values: Float64Array,
+    readonly numbers: Float64Array,
   ) {}
   at(row: number): FeatureValue {
-    const v = this.values[row]!;
+    const v = this.numbers[row]!;
     return v === v ? v : null; // NaN: missing (a valid number is finite)
   }
   pick(rows: Int32Array): Column {
     const v = new Float64Array(rows.length);
-    for (let i = 0; i < rows.length; i++) v[i] = this.values[rows[i]!]!;
+    for (let i = 0; i < rows.length; i++) v[i] = this.numbers[rows[i]!]!;
     return new NumberColumn(this.name, v);
   }
 }
 
-class BooleanColumn implements Column {
+/** Categories (codes into the column's dictionary) and booleans (codes 0 and 1 into [false, true]). */
+class CodedColumn implements Column {
+  readonly coded: { readonly codes: Int32Array; readonly values: readonly FeatureValue[] };
   constructor(
     readonly name: string,
-    readonly values: Uint8Array,
-  ) {}
+    codes: Int32Array,
+    values: readonly FeatureValue[],
+  ) {
+    this.coded = { codes, values };
+  }
   at(row: number): FeatureValue {
-    const v = this.values[row]!;
-    return v === 2 ? null : v === 1;
+    const c = this.coded.codes[row]!;
+    return c < 0 ? null : this.coded.values[c]!;
   }
   pick(rows: Int32Array): Column {
-    const v = new Uint8Array(rows.length);
-    for (let i = 0; i < rows.length; i++) v[i] = this.values[rows[i]!]!;
-    return new BooleanColumn(this.name, v);
+    const codes = this.coded.codes;
+    const v = new Int32Array(rows.length);
+    for (let i = 0; i < rows.length; i++) v[i] = codes[rows[i]!]!;
+    return new CodedColumn(this.name, v, this.coded.values);
   }
 }
 
-class CategoryColumn implements Column {
-  constructor(
-    readonly name: string,
-    readonly codes: Int32Array,
-    readonly values: readonly string[],
-  ) {}
-  at(row: number): FeatureValue {
-    const c = this.codes[row]!;
-    return c < 0 ? null : this.values[c]!;
-  }
-  pick(rows: Int32Array): Column {
-    const v = new Int32Array(rows.length);
-    for (let i = 0; i < rows.length; i++) v[i] = this.codes[rows[i]!]!;
-    return new CategoryColumn(this.name, v, this.values);
-  }
-}
+const BOOLEANS: readonly FeatureValue[] = [false, true];
 
 class ColumnBlock implements FeatureBlock {
   private readonly byName: Map<string, Column>;
@@ -156,26 +147,26 @@ function readColumn(rows: CsvRows, ok: Uint8Array, feature: FeatureSpec, index: 
       if (code < 0 || !dict.valid[code]) ok[r] = 0;
       else codes[r] = code;
     }
-    return new CategoryColumn(name, codes, dict.values);
+    return new CodedColumn(name, codes, dict.values);
   }
   if (feature.type === 'boolean') {
-    const values = new Uint8Array(n).fill(2);
+    const codes = new Int32Array(n).fill(-1);
     for (let r = 0; r < n; r++) {
       if (!ok[r]) continue;
       const c = firstCell[r]! + index;
       const s = index < 0 ? 0 : cellStart[c]!;
       const e = index < 0 ? 0 : cellEnd[c]!;
       let v: number;
-      if (index < 0 || (s === e && !cellQuoted[c])) v = empty === CELL_INVALID ? -1 : 2;
+      if (index < 0 || (s === e && !cellQuoted[c])) v = empty === CELL_INVALID ? -2 : -1;
       else if (!cellQuoted[c] && plainEdges(bytes, s, e)) v = booleanOf(bytes, s, e);
       else {
         const t = parse(cellText(rows, c));
-        v = t === CELL_INVALID ? -1 : t === null ? 2 : t === true ? 1 : 0;
+        v = t === CELL_INVALID ? -2 : t === null ? -1 : t === true ? 1 : 0;
       }
-      if (v < 0) ok[r] = 0;
-      else values[r] = v;
+      if (v === -2) ok[r] = 0;
+      else codes[r] = v;
     }
-    return new BooleanColumn(name, values);
+    return new CodedColumn(name, codes, BOOLEANS);
   }
   // numeric and timestamp: a float64 per row, NaN when missing
   const values = new Float64Array(n).fill(NaN);
@@ -189,10 +180,9 @@ function readColumn(rows: CsvRows, ok: Uint8Array, feature: FeatureSpec, index: 
       if (empty === CELL_INVALID) ok[r] = 0;
       continue;
     }
-    const x = numeric && !cellQuoted[c] ? plainDecimal(bytes, cellStart[c]!, cellEnd[c]!) : NaN;
-    if (x === x) {
+    if (numeric && !cellQuoted[c] && plainDecimal(bytes, cellStart[c]!, cellEnd[c]!, values, r)) {
+      const x = values[r]!;
       if (!(x >= min && x <= max)) ok[r] = 0;
-      else values[r] = x;
       continue;
     }
     // Not a plain decimal: the text path decides (same parser as parseText).
@@ -214,9 +204,10 @@ const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
 /**
  * `[+-]digits[.digits]` with at most 15 digits, parsed exactly as `Number()` would (an integer below 2^53
- * divided by an exact power of ten is correctly rounded); NaN for anything else (the text path decides).
+ * divided by an exact power of ten is correctly rounded) into `out[at]`; false for anything else (the text path
+ * decides). Writes into the column rather than returning the double, which would box it.
  */
-function plainDecimal(b: Uint8Array, s: number, e: number): number {
+function plainDecimal(b: Uint8Array, s: number, e: number, out: Float64Array, at: number): boolean {
   let i = s;
   let negative = false;
   const first = b[i]!;
@@ -233,18 +224,19 @@ function plainDecimal(b: Uint8Array, s: number, e: number): number {
       mantissa = mantissa * 10 + (c - 48);
       digits++;
     } else if (c === 46 && fraction < 0) fraction = i;
-    else return NaN;
+    else return false;
   }
-  if (digits === 0 || digits > 15) return NaN;
+  if (digits === 0 || digits > 15) return false;
   const scale = fraction < 0 ? 0 : e - fraction - 1;
   const x = scale === 0 ? mantissa : mantissa / POW10[scale]!;
-  return negative ? -x : x;
+  out[at] = negative ? -x : x;
+  return true;
 }
 
-/** true/1/yes -> 1, false/0/no -> 0 (any case), else -1. (No inner closures: this runs per cell.) */
+/** true/1/yes -> 1, false/0/no -> 0 (any case), else -2 (invalid). (No inner closures: this runs per cell.) */
 function booleanOf(b: Uint8Array, s: number, e: number): number {
   const len = e - s;
-  if (len === 1) return b[s] === 49 ? 1 : b[s] === 48 ? 0 : -1;
+  if (len === 1) return b[s] === 49 ? 1 : b[s] === 48 ? 0 : -2;
   // `| 0x20` lowercases ASCII letters and maps no other byte onto one.
   const c0 = b[s]! | 0x20;
   const c1 = b[s + 1]! | 0x20;
@@ -252,7 +244,7 @@ function booleanOf(b: Uint8Array, s: number, e: number): number {
   if (len === 5 && c0 === 102 && c1 === 97 && (b[s + 2]! | 0x20) === 108 && (b[s + 3]! | 0x20) === 115 && (b[s + 4]! | 0x20) === 101) return 0;
   if (len === 3 && c0 === 121 && c1 === 101 && (b[s + 2]! | 0x20) === 115) return 1;
   if (len === 2 && c0 === 110 && c1 === 111) return 0;
-  return -1;
+  return -2;
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -262,7 +254,7 @@ const utf8 = new TextDecoder('utf-8');
  * costs one string when first seen, never per row. `valid[code]` says whether the spec accepts it.
  */
 class ByteDictionary {
-  readonly values: string[] = [];
+  readonly values: FeatureValue[] = [];
   readonly valid: number[] = [];
   private readonly byText = new Map<string, number>();
   private slotKey: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(64);
