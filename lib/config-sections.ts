@@ -69,6 +69,14 @@ export const retrainingSchema = z
     retrainOnDrift: z.boolean(),
     /** Hyperparameters of training/train.py (strings, as SageMaker passes them). */
     hyperparameters: z.record(z.string(), z.string()),
+    /** The training-set build cuts the snapshot into parts of about this many bytes (at row boundaries). */
+    trainingSetPartBytes: z.number().int().min(1024 * 1024),
+    /** Parts encoded at the same time (the EncodeParts Distributed Map's MaxConcurrency). */
+    trainingSetMaxConcurrency: z.number().int().min(1).max(10_000),
+    /** Most train rows the transforms are fitted on (a deterministic uniform sample beyond). */
+    fitSampleRows: z.number().int().min(1000),
+    /** Most holdout rows Evaluate scores with the candidate and production. */
+    evalMaxRows: z.number().int().min(100),
   })
   .refine((r) => r.spotMaxWaitHours === null || r.spotMaxWaitHours >= r.maxRuntimeHours, {
     message: 'spotMaxWaitHours must be at least maxRuntimeHours (it includes the training time)',

@@ -12,6 +12,10 @@ Inputs: channels in the `mlops-matrix/v1` format
                      "lineage": {"model", "specHash", "transformCodeHash", "datasetSha256"}   (optional)}
       features.bin  N x D float32, little-endian, row-major, exactly N*D*4 bytes, all finite
       labels.bin    N float32, little-endian, each 0 or 1 (1 = positive class), exactly N*4 bytes
+    or in the multi-part `mlops-matrix/v2` format (what the pipeline's training-set build writes): the header
+    has "format": "mlops-matrix/v2", the totals, and "parts": [{"features": "features-00000.bin",
+    "labels": "labels-00000.bin", "rows": n, "positives": p}, ...]; each part's files follow the rules above
+    for its own rows, and the channel is the parts' rows concatenated in the listed order (all in memory).
     Anything else (unknown or missing header fields, wrong sizes, NaN/Inf, other labels, a positives count
     that does not match, validation columns that differ from train's) fails the job.
 
@@ -84,6 +88,7 @@ import inspect
 import json
 import math
 import os
+import re
 import sys
 import time
 import traceback
@@ -97,8 +102,12 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 MATRIX_FORMAT = "mlops-matrix/v1"
+MATRIX_FORMAT_V2 = "mlops-matrix/v2"
 METRICS_FORMAT = "mlops-training-metrics/v1"
 HEADER_FIELDS = {"format", "rows", "features", "featureNames", "dtype", "labelDtype", "byteOrder", "layout", "positives", "lineage"}
+HEADER_FIELDS_V2 = HEADER_FIELDS | {"parts"}
+PART_FIELDS = {"features", "labels", "rows", "positives"}
+PART_FILE_NAME = re.compile(r"^[A-Za-z0-9._-]+\.bin$")
 LINEAGE_FIELDS = {"model", "specHash", "transformCodeHash", "datasetSha256"}
 OPSET_VERSION = 17
 INPUT_NAME = "features"
@@ -279,38 +288,32 @@ def parse_arguments(argv):
 # ------------------------------------------------------------------------------------------------ channels
 
 
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_channel(name, directory):
-    """Reads and checks one mlops-matrix/v1 channel; returns (X [N, D] float32, y [N] float32, header, info)."""
+    """Reads and checks one channel (mlops-matrix/v1, or v2's parts concatenated in header order).
+
+    Returns (X [N, D] float32, y [N] float32, header, info)."""
 
     def fail(reason):
         raise ChannelDataError(f"channel {name!r} ({directory}): {reason}")
 
     if not os.path.isdir(directory):
         fail("is not a directory")
-    paths = {f: os.path.join(directory, f) for f in ("header.json", "features.bin", "labels.bin")}
-    for file_name, path in paths.items():
-        if not os.path.isfile(path):
-            fail(f"has no {file_name} (a channel holds header.json, features.bin and labels.bin)")
+    header_path = os.path.join(directory, "header.json")
+    if not os.path.isfile(header_path):
+        fail("has no header.json (a channel holds header.json and the data files it names)")
     try:
-        with open(paths["header.json"], encoding="utf-8") as handle:
+        with open(header_path, encoding="utf-8") as handle:
             header = json.load(handle)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         fail(f"header.json is not valid JSON: {error}")
     if not isinstance(header, dict):
         fail("header.json must hold a JSON object")
-    unknown = sorted(set(header) - HEADER_FIELDS)
+    version = header.get("format")
+    if version not in (MATRIX_FORMAT, MATRIX_FORMAT_V2):
+        fail(f"header.json format must be {MATRIX_FORMAT!r} or {MATRIX_FORMAT_V2!r}")
+    unknown = sorted(set(header) - (HEADER_FIELDS_V2 if version == MATRIX_FORMAT_V2 else HEADER_FIELDS))
     if unknown:
         fail(f"header.json has unknown fields {unknown}")
-    if header.get("format") != MATRIX_FORMAT:
-        fail(f"header.json format must be {MATRIX_FORMAT!r}")
     for field, expected in (("dtype", "float32"), ("labelDtype", "float32"), ("byteOrder", "little"), ("layout", "row-major")):
         if header.get(field) != expected:
             fail(f"header.json {field} must be {expected!r}")
@@ -329,35 +332,90 @@ def read_channel(name, directory):
     lineage = header.get("lineage", {})
     if not isinstance(lineage, dict) or set(lineage) - LINEAGE_FIELDS or not all(isinstance(v, str) for v in lineage.values()):
         fail(f"header.json lineage must be an object of strings with fields among {sorted(LINEAGE_FIELDS)}")
+    parts = channel_parts(header, fail)
 
-    features_size = os.path.getsize(paths["features.bin"])
-    if features_size != rows * width * 4:
-        fail(f"features.bin is {features_size} bytes; {rows} rows x {width} float32 features need {rows * width * 4} (header rows/features do not match the data)")
-    labels_size = os.path.getsize(paths["labels.bin"])
-    if labels_size != rows * 4:
-        fail(f"labels.bin is {labels_size} bytes; {rows} float32 labels need {rows * 4} (header rows does not match the data)")
-
-    X = np.fromfile(paths["features.bin"], dtype="<f4").astype(np.float32, copy=False).reshape(rows, width)
-    y = np.fromfile(paths["labels.bin"], dtype="<f4").astype(np.float32, copy=False)
-    finite = np.isfinite(X)
-    if not finite.all():
-        row, col = (int(i) for i in np.argwhere(~finite)[0])
-        kind = "NaN" if math.isnan(float(X[row, col])) else "infinite"
-        fail(f"features.bin row {row}, column {col} ({names[col]}) is {kind}; every value must be finite")
-    bad = np.flatnonzero((y != 0) & (y != 1))
-    if bad.size:
-        fail(f"labels.bin row {int(bad[0])} is not 0 or 1")
-    positives = int(y.sum())
-    if positives != header["positives"]:
-        fail(f"header.json positives is {header['positives']} but labels.bin holds {positives} positive labels")
+    for part in parts:
+        for key in ("features", "labels"):
+            if not os.path.isfile(os.path.join(directory, part[key])):
+                fail(f"has no {part[key]} (named by header.json)")
+    features_digest = hashlib.sha256()
+    labels_digest = hashlib.sha256()
+    xs, ys = [], []
+    for part in parts:
+        features_path = os.path.join(directory, part["features"])
+        labels_path = os.path.join(directory, part["labels"])
+        part_rows = part["rows"]
+        features_size = os.path.getsize(features_path)
+        if features_size != part_rows * width * 4:
+            fail(f"{part['features']} is {features_size} bytes; {part_rows} rows x {width} float32 features need {part_rows * width * 4} (header rows/features do not match the data)")
+        labels_size = os.path.getsize(labels_path)
+        if labels_size != part_rows * 4:
+            fail(f"{part['labels']} is {labels_size} bytes; {part_rows} float32 labels need {part_rows * 4} (header rows does not match the data)")
+        X = np.fromfile(features_path, dtype="<f4").astype(np.float32, copy=False).reshape(part_rows, width)
+        y = np.fromfile(labels_path, dtype="<f4").astype(np.float32, copy=False)
+        finite = np.isfinite(X)
+        if not finite.all():
+            row, col = (int(i) for i in np.argwhere(~finite)[0])
+            kind = "NaN" if math.isnan(float(X[row, col])) else "infinite"
+            fail(f"{part['features']} row {row}, column {col} ({names[col]}) is {kind}; every value must be finite")
+        bad = np.flatnonzero((y != 0) & (y != 1))
+        if bad.size:
+            fail(f"{part['labels']} row {int(bad[0])} is not 0 or 1")
+        positives = int(y.sum())
+        if positives != part["positives"]:
+            where = "header.json positives" if version == MATRIX_FORMAT else f"header.json parts positives of {part['labels']}"
+            fail(f"{where} is {part['positives']} but {part['labels']} holds {positives} positive labels")
+        update_digest(features_digest, features_path)
+        update_digest(labels_digest, labels_path)
+        xs.append(X)
+        ys.append(y)
+    X = xs[0] if len(xs) == 1 else np.concatenate(xs, axis=0)
+    y = ys[0] if len(ys) == 1 else np.concatenate(ys, axis=0)
     info = {
         "rows": rows,
-        "positives": positives,
-        "featuresSha256": sha256_file(paths["features.bin"]),
-        "labelsSha256": sha256_file(paths["labels.bin"]),
+        "positives": int(y.sum()),
+        "featuresSha256": features_digest.hexdigest(),
+        "labelsSha256": labels_digest.hexdigest(),
         "source": "channel",
     }
     return X, y, header, info
+
+
+def channel_parts(header, fail):
+    """The channel's data files in row order: v1's features.bin/labels.bin, or v2's checked `parts`."""
+    if header["format"] == MATRIX_FORMAT:
+        return [{"features": "features.bin", "labels": "labels.bin", "rows": header["rows"], "positives": header["positives"]}]
+    parts = header.get("parts")
+    if not isinstance(parts, list) or not parts:
+        fail("header.json parts must be a non-empty list")
+    seen = set()
+    for i, part in enumerate(parts):
+        if not isinstance(part, dict) or set(part) != PART_FIELDS:
+            fail(f"header.json parts[{i}] must be an object with exactly the fields {sorted(PART_FIELDS)}")
+        for key in ("features", "labels"):
+            file_name = part[key]
+            if not isinstance(file_name, str) or not PART_FILE_NAME.match(file_name):
+                fail(f"header.json parts[{i}].{key} must be a plain .bin file name in the channel directory")
+            if file_name in seen:
+                fail(f"header.json parts name {file_name} twice")
+            seen.add(file_name)
+        for key, minimum in (("rows", 1), ("positives", 0)):
+            value = part[key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                fail(f"header.json parts[{i}].{key} must be an integer >= {minimum}")
+        if part["positives"] > part["rows"]:
+            fail(f"header.json parts[{i}].positives is more than its rows")
+    if sum(p["rows"] for p in parts) != header["rows"]:
+        fail(f"header.json rows is {header['rows']} but the parts hold {sum(p['rows'] for p in parts)} rows")
+    if sum(p["positives"] for p in parts) != header["positives"]:
+        fail(f"header.json positives is {header['positives']} but the parts hold {sum(p['positives'] for p in parts)}")
+    return parts
+
+
+def update_digest(digest, path):
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
 
 
 def stratified_split(y, fraction, seed):

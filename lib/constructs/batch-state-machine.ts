@@ -1,10 +1,11 @@
-import { Arn, ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { acknowledgeDistributedMapPolicy, NoToleranceDistributedMap } from './distributed-map.js';
 import { loggedStateMachine } from './logged-state-machine.js';
 import { acknowledgeWildcardResource } from './nag.js';
 
@@ -42,16 +43,6 @@ export const LAMBDA_TRANSIENT_ERRORS = [
 
 /** Error name of the Fail state ending a failed job. */
 export const BATCH_JOB_FAILED_ERROR = 'BatchJobFailed';
-
-/**
- * A Distributed Map that states `ToleratedFailurePercentage: 0` in its ASL. CDK leaves a zero out (the service
- * default is no tolerance); written out, the definition says what it means to readers and to the local runner.
- */
-class NoToleranceDistributedMap extends sfn.DistributedMap {
-  public override toStateJson(queryLanguage?: sfn.QueryLanguage): object {
-    return { ...super.toStateJson(queryLanguage), ToleratedFailurePercentage: 0 };
-  }
-}
 
 export interface BatchStateMachineProps {
   /** batch-split: BatchJob -> SplitResult. */
@@ -229,25 +220,7 @@ export class BatchStateMachine extends Construct {
       );
     }
 
-    // A Distributed Map runs each part as a child execution of this state machine: it starts, describes, stops
-    // and redrives executions of itself only (CDK's DistributedMapPolicy).
-    const mapPolicy = this.stateMachine.node.tryFindChild('DistributedMapPolicy');
-    if (!mapPolicy) throw new Error(`${this.stateMachine.node.path} has no DistributedMapPolicy`);
-    // The execution ARNs exactly as CDK builds them (the name taken from the state machine's ARN).
-    const stateMachineName = Arn.split(this.stateMachine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
-    const executions = (resourceName: string) =>
-      Stack.of(this).formatArn({ service: 'states', resource: 'execution', resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-    acknowledgeWildcardResource(
-      mapPolicy,
-      executions(`${stateMachineName}:*`),
-      'states:DescribeExecution and states:StopExecution on executions of this state machine only: the ' +
-        'Distributed Map watches and stops the child executions it starts, whose names are generated.',
-    );
-    acknowledgeWildcardResource(
-      mapPolicy,
-      executions(`${stateMachineName}/${BATCH_STATES.scoreParts}:*`),
-      `states:RedriveExecution on the map runs labelled ${BATCH_STATES.scoreParts} of this state machine only: ` +
-        'a redriven job re-runs its failed parts; map run ids are generated.',
-    );
+    // A Distributed Map runs each part as a child execution of this state machine (CDK's DistributedMapPolicy).
+    acknowledgeDistributedMapPolicy(this.stateMachine, BATCH_STATES.scoreParts, 'parts');
   }
 }

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import type { PipelineStep } from '../../src/pipeline/step-dispatch.js';
 import type { RunOutcome } from '../../src/pipeline/run-state.js';
 import { LAMBDA_TRANSIENT_ERRORS } from './batch-state-machine.js';
+import { acknowledgeDistributedMapPolicy, NoToleranceDistributedMap } from './distributed-map.js';
 import { loggedStateMachine } from './logged-state-machine.js';
 import { localStateMachineDefinition, type LocalDefinition } from '../state-machine-definition.js';
 import { acknowledgeWildcardActions, acknowledgeWildcardResource } from './nag.js';
@@ -20,7 +21,14 @@ export const PIPELINE_STATES = {
   start: 'StartRun',
   snapshot: 'Snapshot',
   validate: 'Validate',
-  build: 'BuildTrainingSet',
+  /** Lambda: cuts the snapshot into parts, fits the transforms on a sample (result: the parts, at $.trainingSet). */
+  plan: 'PlanTrainingSet',
+  /** Distributed Map over $.trainingSet.parts (STANDARD child executions, no failure tolerated). */
+  encodeParts: 'EncodeParts',
+  /** Lambda, inside EncodeParts: one part into both channels. */
+  encodePart: 'EncodePart',
+  /** Lambda: channel headers, totals, checks (result: the training set, replacing the plan at $.trainingSet). */
+  finishTrainingSet: 'FinishTrainingSet',
   train: 'Train',
   evaluate: 'Evaluate',
   gate: 'PassedGate',
@@ -87,6 +95,8 @@ export interface RetrainingPipelineProps {
   readonly key: kms.IKey;
   readonly training: TrainingSettings;
   readonly approvalTimeout: Duration;
+  /** Parts of the training set encoded at the same time (the EncodeParts map's MaxConcurrency). */
+  readonly encodeConcurrency: number;
   readonly stateMachineName: string;
   readonly logRetention: logs.RetentionDays;
   readonly logRemovalPolicy?: RemovalPolicy;
@@ -103,7 +113,8 @@ export function repositoryArnOf(image: string): string {
 export const TRAINING_IO_PREFIX = 'pipeline/';
 
 /**
- * The retraining state machine (JSONPath): lock -> snapshot -> validate -> build training set -> SageMaker
+ * The retraining state machine (JSONPath): lock -> snapshot -> validate -> build the training set (plan, a
+ * Distributed Map encoding the parts in parallel, finish) -> SageMaker
  * training (.sync, GPU) -> evaluate against production on the same holdout -> gate -> register -> shadow or
  * canary -> wait for a human (task token, timeout) -> promote; every failure and every rejection goes through
  * the finish step, which takes the candidate's rollout back, records the outcome, releases the lock and notifies,
@@ -190,10 +201,43 @@ export class RetrainingPipeline extends Construct {
       )
       .otherwise(finish(S.rejectByGate, 'rejected-by-gate', fail(S.gateFailed, 'CandidateRejected', '$.outcome.detail')));
 
+    // The training set, built in parts: Plan emits the parts (the map's items travel in the state; the local
+    // interpreter has no ItemReader), EncodeParts runs one EncodePart per part, Finish writes the channel headers
+    // and replaces the plan at $.trainingSet with what Train reads. The parts' results are in S3 (ResultPath null).
+    const encodePart = new tasks.LambdaInvoke(this, S.encodePart, {
+      stateName: S.encodePart,
+      comment: '{model, execution, part} -> its objects in both channels, the part result in S3',
+      lambdaFunction: props.steps,
+      payloadResponseOnly: true,
+      // $$.Execution.Name in a child execution is the child's: the run's name comes with the item.
+      payload: sfn.TaskInput.fromObject({ step: 'encode-part', 'execution.$': '$.execution', state: { 'model.$': '$.model' }, 'part.$': '$.part' }),
+      retryOnServiceExceptions: false,
+    });
+    encodePart.addRetry({ errors: [...LAMBDA_TRANSIENT_ERRORS], interval: Duration.seconds(2), maxAttempts: 4, backoffRate: 2, jitterStrategy: sfn.JitterType.FULL });
+    const encodeParts = new NoToleranceDistributedMap(this, S.encodeParts, {
+      stateName: S.encodeParts,
+      comment: 'Encodes every part of $.trainingSet.parts; one failed part fails the run',
+      itemsPath: '$.trainingSet.parts',
+      itemSelector: {
+        model: sfn.JsonPath.stringAt('$.model'),
+        execution: sfn.JsonPath.stringAt('$$.Execution.Name'),
+        part: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+      },
+      resultPath: sfn.JsonPath.DISCARD,
+      maxConcurrency: props.encodeConcurrency,
+      // A part may take up to the function's 15 minutes: longer than an EXPRESS child execution may run.
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+      label: S.encodeParts,
+    });
+    encodeParts.itemProcessor(encodePart);
+    encodeParts.addCatch(recordFailure, { errors: ['States.ALL'], resultPath: '$.failure' });
+
     const definition = start
       .next(catchAll(step(S.snapshot, 'snapshot', '$.snapshot')))
       .next(catchAll(step(S.validate, 'validate', '$.validation')))
-      .next(catchAll(step(S.build, 'build-training-set', '$.trainingSet')))
+      .next(catchAll(step(S.plan, 'plan-training-set', '$.trainingSet')))
+      .next(encodeParts)
+      .next(catchAll(step(S.finishTrainingSet, 'finish-training-set', '$.trainingSet')))
       .next(train)
       .next(catchAll(step(S.evaluate, 'evaluate', '$.evaluation')))
       .next(gate);
@@ -353,6 +397,8 @@ export class RetrainingPipeline extends Construct {
     const policy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
     if (!policy) return;
     acknowledgeWildcardResource(policy, `${steps.functionArn}:*`, 'lambda:InvokeFunction on the versions and aliases of the pipeline-steps function only (LambdaInvoke grant).');
+    // EncodeParts runs each part as a child execution of this state machine (CDK's DistributedMapPolicy).
+    acknowledgeDistributedMapPolicy(this.stateMachine, PIPELINE_STATES.encodeParts, 'parts of the training set');
     Validations.of(policy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/*]',
       reason: 'The createTrainingJob.sync integration creates, describes and stops training jobs named after each execution, unknown in advance; this account and region only.',

@@ -1,4 +1,6 @@
+import { Readable } from 'node:stream';
 import { GetObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { NotFoundError } from '../core/errors.js';
 import type { ObjectStore } from '../core/registry/ports.js';
 
@@ -28,6 +30,30 @@ export class S3ObjectStore implements ObjectStore {
       if ((error as { name?: string }).name === 'AccessDenied') throw new NotFoundError(`${this.uri(key)} does not exist or is not readable`, { cause: error });
       throw error;
     }
+  }
+
+  async *read(key: string, range?: { readonly start: number; readonly end: number }): AsyncIterable<Uint8Array> {
+    if (range && range.end <= range.start) return;
+    let body: Readable;
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, ...(range ? { Range: `bytes=${range.start}-${range.end - 1}` } : {}) }),
+      );
+      if (!out.Body) throw new NotFoundError(`${this.uri(key)} is empty`);
+      body = out.Body as Readable;
+    } catch (error) {
+      if (error instanceof NoSuchKey) throw new NotFoundError(`${this.uri(key)} does not exist`, { cause: error });
+      if ((error as { name?: string }).name === 'AccessDenied') throw new NotFoundError(`${this.uri(key)} does not exist or is not readable`, { cause: error });
+      throw error;
+    }
+    for await (const chunk of body) yield chunk as Uint8Array;
+  }
+
+  async write(key: string, body: AsyncIterable<Uint8Array>, contentType: string): Promise<{ uri: string }> {
+    // 8 MiB parts, two in flight: memory stays bounded whatever the object's size.
+    const upload = new Upload({ client: this.client, params: { Bucket: this.bucket, Key: key, Body: Readable.from(body), ContentType: contentType }, queueSize: 2, partSize: 8 * 1024 * 1024 });
+    await upload.done();
+    return { uri: this.uri(key) };
   }
 
   async list(prefix: string): Promise<string[]> {

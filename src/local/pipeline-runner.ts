@@ -182,6 +182,11 @@ function summarize(out: unknown): string | undefined {
   if (typeof o.TrainingJobName === 'string') return `${o.TrainingJobName} ${String(o.TrainingJobStatus ?? '')}`.trim();
   if (typeof o.version === 'number') return `version ${o.version}${typeof o.mode === 'string' ? ` (${o.mode})` : ''}`;
   if (typeof o.outcome === 'string') return `${o.outcome}: ${String(o.detail ?? '')}`;
+  if (Array.isArray(o.parts)) return `${o.parts.length} parts, transforms fitted on ${String(o.fitRows)} train rows`;
+  if (typeof o.parts === 'number' && o.rows !== null && typeof o.rows === 'object') {
+    const rows = o.rows as { train: number; holdout: number; rejected: number };
+    return `${rows.train} train and ${rows.holdout} validation rows in ${o.parts} parts, ${rows.rejected} rejected`;
+  }
   if (typeof o.rows === 'number') return `${o.rows} rows`;
   if (typeof o.files === 'number') return `${o.files} files, sha256 ${String(o.sha256).slice(0, 12)}`;
   return undefined;

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import type { GateTolerances } from '../core/registry/promotion-gate.js';
 
+/**
+ * Most parts one training-set build is cut into: the parts list travels in the execution's state (256 KB) as
+ * the Distributed Map's items, at about 100 bytes a part.
+ */
+export const MAX_TRAINING_PARTS = 2000;
+
 /** Service name of the pipeline functions' logs, traces and metrics. */
 export const PIPELINE_SERVICE = 'pipeline';
 
@@ -12,6 +18,18 @@ export const pipelineConfigSchema = z.object({
   HOLDOUT_FRACTION: z.coerce.number().gt(0).lt(1).default(0.2),
   SPLIT_SEED: z.coerce.number().int().nonnegative().default(42),
   MIN_ROWS: z.coerce.number().int().positive().default(1000),
+  /**
+   * Training-set build: the snapshot is encoded in parts of about this many bytes (cut at row boundaries), in
+   * parallel (the EncodeParts Distributed Map). Raised automatically so that no run has more than
+   * {@link MAX_TRAINING_PARTS} parts.
+   */
+  PART_BYTES: z.coerce.number().int().min(1).default(64 * 1024 * 1024),
+  /** Most valid train rows the preprocessor is fitted on (a deterministic uniform sample; all rows when fewer). */
+  FIT_SAMPLE_ROWS: z.coerce.number().int().positive().default(1_000_000),
+  /** Most holdout rows Evaluate scores with the candidate and production (a deterministic uniform sample). */
+  EVAL_MAX_ROWS: z.coerce.number().int().positive().default(200_000),
+  /** Train rows (a subsample of the fit sample) the registered version's drift baseline is built from. */
+  BASELINE_SAMPLE_ROWS: z.coerce.number().int().positive().default(100_000),
   MAX_INVALID_ROW_FRACTION: z.coerce.number().min(0).max(1).default(0.05),
   MAX_DUPLICATE_RATE: z.coerce.number().min(0).max(1).default(0.05),
   /** Promotion gate: how much worse than production the candidate may be on the same holdout. */

@@ -1,21 +1,15 @@
 import { createHash } from 'node:crypto';
-import { parseDataset, type DatasetRows } from '../core/data/dataset.js';
 import { NotFoundError } from '../core/errors.js';
-import { fitPreprocessor } from '../core/features/fit.js';
-import { transformRecords } from '../core/features/transform.js';
 import { parseModelMetadata } from '../core/registry/model-metadata.js';
 import type { ModelRegistry, ObjectStore } from '../core/registry/ports.js';
-import { canonicalJson, specHash } from '../core/spec/load-spec.js';
+import { specHash } from '../core/spec/load-spec.js';
 import { modelSpecSchema, type ModelSpec } from '../core/spec/model-spec.js';
-import { encodeMatrix } from '../core/training/matrix-format.js';
-import { stratifiedSplit } from '../core/training/split.js';
-import { readTrainingRows } from '../core/training/train-model.js';
-import { defaultDatasetValidationThresholds, validateDataset } from '../core/validation/dataset-validation.js';
-import type { FeatureRecord } from '../core/validation/record-validator.js';
+import { DatasetValidator, defaultDatasetValidationThresholds } from '../core/validation/dataset-validation.js';
 import { formatValidationReport } from '../core/validation/validation-report-text.js';
 import type { PipelineConfig } from './config.js';
 import { pipelineLayout } from './layout.js';
-import { PipelineStepError, type SnapshotResult, type TrainingSetResult, type ValidationResult } from './run-state.js';
+import { checkSameShape, readDataRows, readSnapshotFile, tap, type SnapshotFile } from './data-rows.js';
+import { PipelineStepError, type SnapshotResult, type ValidationResult } from './run-state.js';
 
 export interface DataStepDeps {
   readonly store: ObjectStore;
@@ -25,13 +19,14 @@ export interface DataStepDeps {
   readonly bucket: string;
 }
 
-interface Manifest {
+/** The snapshot's manifest.json. */
+export interface Manifest {
   readonly model: string;
   readonly execution: string;
   readonly createdAt: string;
   readonly spec: ModelSpec;
   readonly specSource: SnapshotResult['specSource'];
-  readonly files: readonly { readonly source: string; readonly key: string; readonly bytes: number; readonly sha256: string }[];
+  readonly files: readonly SnapshotFile[];
   readonly sha256: string;
 }
 
@@ -47,12 +42,14 @@ export async function snapshot(deps: DataStepDeps, model: string, execution: str
   if (keys.length === 0) throw new PipelineStepError('NoTrainingData', `no CSV or JSON Lines files under ${pipelineLayout.dataPrefix(model)}`);
   const { spec, source } = await trainingSpec(deps, model);
   if (spec.name !== model) throw new PipelineStepError('DataValidationFailed', `${pipelineLayout.specKey(model)} names model "${spec.name}", not "${model}"`);
-  const files: Manifest['files'][number][] = [];
+  const files: SnapshotFile[] = [];
   for (const source of keys) {
-    const bytes = await deps.store.get(source);
     const key = `${pipelineLayout.snapshotPrefix(model, execution)}${source.slice(pipelineLayout.dataPrefix(model).length)}`;
-    await deps.store.put(key, bytes, 'application/octet-stream');
-    files.push({ source, key, bytes: bytes.length, sha256: sha256(bytes) });
+    // Streamed: hashed on the way through, so a file of any size is copied in bounded memory.
+    const hash = createHash('sha256');
+    let bytes = 0;
+    await deps.store.write(key, tap(deps.store.read(source), (block) => { hash.update(block); bytes += block.length; }), 'application/octet-stream');
+    files.push({ source, key, bytes, sha256: hash.digest('hex') });
   }
   const digest = sha256(files.map((f) => `${f.sha256}  ${f.source}`).sort().join('\n'));
   const manifest: Manifest = { model, execution, createdAt: new Date().toISOString(), spec, specSource: source, files, sha256: digest };
@@ -75,86 +72,48 @@ async function trainingSpec(deps: DataStepDeps, model: string): Promise<{ spec: 
   return { spec: metadata.spec, source: 'production-version' };
 }
 
-/** The snapshot's manifest and its rows, every file's sha256 checked again (the snapshot is immutable). */
-export async function readSnapshot(store: ObjectStore, model: string, execution: string): Promise<{ manifest: Manifest; data: DatasetRows }> {
-  const manifest = JSON.parse(new TextDecoder().decode(await store.get(pipelineLayout.manifestKey(model, execution)))) as Manifest;
-  const parts: DatasetRows[] = [];
-  for (const file of manifest.files) {
-    const bytes = await store.get(file.key);
-    if (sha256(bytes) !== file.sha256) throw new Error(`snapshot object ${file.key} changed since the snapshot (sha256 mismatch)`);
-    parts.push(parseDataset(new TextDecoder().decode(bytes), /\.csv$/i.test(file.key) ? 'csv' : 'jsonl'));
-  }
-  return { manifest, data: concatDatasets(parts) };
-}
-
-/** One dataset from the snapshot's files: all CSV (same header) or all JSON Lines. */
-function concatDatasets(parts: readonly DatasetRows[]): DatasetRows {
-  const first = parts[0]!;
-  if (first.format === 'jsonl') {
-    if (parts.some((p) => p.format !== 'jsonl')) throw new PipelineStepError('DataValidationFailed', 'the training files mix CSV and JSON Lines; use one format');
-    return { format: 'jsonl', rows: parts.flatMap((p) => p.rows) };
-  }
-  const header = first.columns.join(',');
-  for (const p of parts)
-    if (p.format !== 'csv' || p.columns.join(',') !== header) throw new PipelineStepError('DataValidationFailed', 'the training CSV files differ in their header (or mix CSV and JSON Lines)');
-  return { format: 'csv', columns: first.columns, rows: parts.flatMap((p) => (p.format === 'csv' ? p.rows : [])) };
+/** The snapshot's manifest (the spec, the files with their sizes and hashes). */
+export async function readManifest(store: ObjectStore, model: string, execution: string): Promise<Manifest> {
+  return JSON.parse(new TextDecoder().decode(await store.get(pipelineLayout.manifestKey(model, execution)))) as Manifest;
 }
 
 /**
  * Validates the snapshot against the spec and the configured thresholds; writes the JSON and the readable
  * report whatever the verdict, then fails the step (DataValidationFailed, every failure named) when it fails.
+ * The files are streamed (each file's sha256 checked again) through an incremental validator: memory holds
+ * statistics and row hashes, not rows (see `DatasetValidator` for the duplicate check's bound). Rows are
+ * numbered across the files in manifest order.
  */
 export async function validate(deps: DataStepDeps, model: string, execution: string): Promise<ValidationResult> {
-  const { manifest, data } = await readSnapshot(deps.store, model, execution);
-  const report = validateDataset(manifest.spec, data, {
+  const manifest = await readManifest(deps.store, model, execution);
+  const format = checkSameShape(manifest.files);
+  const thresholds = {
     ...defaultDatasetValidationThresholds,
     minRows: deps.config.MIN_ROWS,
     maxInvalidRowFraction: deps.config.MAX_INVALID_ROW_FRACTION,
     maxDuplicateRate: deps.config.MAX_DUPLICATE_RATE,
-  });
+  };
+  const headers: (readonly string[] | undefined)[] = [];
+  let validator: DatasetValidator | undefined;
+  let rowsBefore = 0;
+  for (const [i, file] of manifest.files.entries()) {
+    const onHeader = (header: readonly string[]) => {
+      headers[i] = header;
+      checkSameShape(manifest.files.slice(0, i + 1), headers.slice(0, i + 1));
+    };
+    for await (const batch of readDataRows(readSnapshotFile(deps.store, file), { format, fileName: file.source, firstRow: rowsBefore + 1, onHeader })) {
+      validator ??= new DatasetValidator(manifest.spec, format === 'csv' ? { format, columns: headers[0] ?? [] } : { format }, thresholds);
+      validator.add(batch.rows);
+    }
+    checkSameShape(manifest.files.slice(0, i + 1), headers.slice(0, i + 1));
+    rowsBefore = validator ? validator.rowsAdded : 0;
+  }
+  validator ??= new DatasetValidator(manifest.spec, format === 'csv' ? { format, columns: headers[0] ?? [] } : { format }, thresholds);
+  const report = validator.report();
   const reportKey = pipelineLayout.validationKey(model, execution, 'json');
   const textKey = pipelineLayout.validationKey(model, execution, 'txt');
   await deps.store.put(reportKey, new TextEncoder().encode(JSON.stringify(report, null, 2)), 'application/json');
   await deps.store.put(textKey, new TextEncoder().encode(formatValidationReport(report)), 'text/plain; charset=utf-8');
   if (!report.ok) throw new PipelineStepError('DataValidationFailed', `the training data failed validation: ${report.failures.join('; ')}`);
   return { reportKey, textKey, rows: report.rows.total };
-}
-
-/** The snapshot split exactly as the training set was (seeded): train and holdout records with labels. */
-export async function readSplit(store: ObjectStore, config: PipelineConfig, model: string, execution: string) {
-  const { manifest, data } = await readSnapshot(store, model, execution);
-  const { records, labels, rejected } = readTrainingRows(manifest.spec, data);
-  const split = stratifiedSplit(labels, config.HOLDOUT_FRACTION, config.SPLIT_SEED);
-  const pick = (idx: readonly number[]) => ({ records: idx.map((i) => records[i]!) as FeatureRecord[], labels: Float32Array.from(idx, (i) => labels[i]!) });
-  return { manifest, train: pick(split.train), holdout: pick(split.holdout), rejected };
-}
-
-/**
- * Builds the numeric training set with the project's own transforms (fitted on the train split only):
- * `train` and `validation` channels in the mlops-matrix/v1 format plus the fitted preprocessor. The trainer
- * never recomputes features, so serving and training share one transform implementation.
- */
-export async function buildTrainingSet(deps: DataStepDeps, model: string, execution: string): Promise<TrainingSetResult> {
-  const { manifest, train, holdout, rejected } = await readSplit(deps.store, deps.config, model, execution);
-  const preprocessor = fitPreprocessor(manifest.spec, train.records);
-  const lineage = { model, specHash: preprocessor.specHash, transformCodeHash: preprocessor.transformCodeHash, datasetSha256: manifest.sha256 };
-  for (const [channel, part] of [['train', train], ['validation', holdout]] as const) {
-    const encoded = encodeMatrix({ features: transformRecords(preprocessor, part.records), labels: part.labels, featureNames: preprocessor.columns, lineage });
-    const prefix = pipelineLayout.channelPrefix(model, execution, channel);
-    await deps.store.put(`${prefix}header.json`, new TextEncoder().encode(JSON.stringify(encoded.header, null, 2)), 'application/json');
-    await deps.store.put(`${prefix}features.bin`, encoded.featuresBytes, 'application/octet-stream');
-    await deps.store.put(`${prefix}labels.bin`, encoded.labelsBytes, 'application/octet-stream');
-  }
-  const key = pipelineLayout.trainingSetKey(model, execution);
-  await deps.store.put(key, new TextEncoder().encode(canonicalJson({ spec: manifest.spec, preprocessor, datasetSha256: manifest.sha256 })), 'application/json');
-  const uri = (k: string) => `s3://${deps.bucket}/${k}`;
-  return {
-    key,
-    trainUri: uri(pipelineLayout.channelPrefix(model, execution, 'train')),
-    validationUri: uri(pipelineLayout.channelPrefix(model, execution, 'validation')),
-    outputUri: uri(pipelineLayout.trainingOutputPrefix(model, execution)),
-    checkpointUri: uri(pipelineLayout.checkpointPrefix(model, execution)),
-    rows: { train: train.records.length, holdout: holdout.records.length, rejected },
-    features: preprocessor.columns.length,
-  };
 }

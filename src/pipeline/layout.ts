@@ -14,6 +14,17 @@ export const pipelineLayout = {
   validationKey: (model: string, execution: string, ext: 'json' | 'txt') => `pipeline/${model}/runs/${execution}/validation.${ext}`,
   channelPrefix: (model: string, execution: string, channel: 'train' | 'validation') => `pipeline/${model}/runs/${execution}/channels/${channel}/`,
   trainingSetKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training-set.json`,
+  /** The training-set build's working objects: plan, part results, samples (never read by the training job). */
+  trainingSetPrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training-set/`,
+  trainingPlanKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training-set/plan.json`,
+  trainingPartResultKey: (model: string, execution: string, index: number) =>
+    `pipeline/${model}/runs/${execution}/training-set/parts/part-${String(index).padStart(5, '0')}.json`,
+  /** Raw holdout rows (JSON Lines `{record, label}`) Evaluate scores, one object per part that has some. */
+  holdoutSamplePrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training-set/holdout-sample/`,
+  holdoutSampleKey: (model: string, execution: string, index: number) =>
+    `pipeline/${model}/runs/${execution}/training-set/holdout-sample/part-${String(index).padStart(5, '0')}.jsonl`,
+  /** Train records (JSON Lines) the drift baseline is built from. */
+  baselineSampleKey: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training-set/baseline-sample.jsonl`,
   /** SageMaker writes `<this>/<job name>/output/model.tar.gz`. */
   trainingOutputPrefix: (model: string, execution: string) => `pipeline/${model}/runs/${execution}/training/`,
   /** Training checkpoints (managed spot training resumes from them). */

@@ -14,8 +14,8 @@ import { OnnxScorer } from '../inference/onnx-scorer.js';
 import { scoreRecords } from '../serving/predict.js';
 import { ServedModels } from '../serving/served-models.js';
 import { tolerancesOf, type PipelineConfig } from './config.js';
-import { readSplit } from './data-steps.js';
 import { pipelineLayout } from './layout.js';
+import { readBaselineSample, readHoldoutSample } from './training-set-steps.js';
 import { PipelineStepError, type EvaluationResult, type PipelineState, type RegisterResult, type RolloutResult, type TrainingJobResult } from './run-state.js';
 
 export interface ModelStepDeps {
@@ -52,12 +52,15 @@ async function candidateOf(deps: ModelStepDeps, model: string, execution: string
 }
 
 /**
- * Scores the run's holdout with the candidate and with production (its own transforms, loaded as serving
- * loads it), on the same rows, and applies the promotion gate. Writes evaluation.json either way.
+ * Scores the run's evaluation sample of holdout rows (all valid holdout rows up to EVAL_MAX_ROWS, else a
+ * deterministic uniform sample of that many) with the candidate and with production (its own transforms,
+ * loaded as serving loads it), on the same rows, and applies the promotion gate. Writes evaluation.json
+ * either way.
  */
 export async function evaluate(deps: ModelStepDeps, model: string, execution: string, training: TrainingJobResult): Promise<EvaluationResult> {
   const candidate = await candidateOf(deps, model, execution, training);
-  const { holdout } = await readSplit(deps.store, deps.config, model, execution);
+  const holdout = await readHoldoutSample(deps.store, model, execution);
+  if (holdout.records.length === 0) throw new PipelineStepError('CandidateUnusable', 'the run has no holdout rows to evaluate the candidate on');
   const { scores } = await candidate.scorer.score(transformRecords(candidate.preprocessor, holdout.records), holdout.records.length);
   const candidateMetrics = classifierMetrics(scores, holdout.labels, candidate.spec.threshold);
   const state = await deps.registry.getDeployment(model);
@@ -91,14 +94,18 @@ export async function register(deps: ModelStepDeps, state: PipelineState): Promi
   const existing = (await deps.registry.listVersions(model)).find((v) => v.pipeline?.execution === run.execution);
   if (existing) return { version: existing.version };
   const candidate = await candidateOf(deps, model, run.execution, training);
-  const { train, holdout, rejected } = await readSplit(deps.store, deps.config, model, run.execution);
+  if (!state.trainingSet) throw new Error('register needs the training set');
+  const holdout = await readHoldoutSample(deps.store, model, run.execution);
+  const baselineRecords = await readBaselineSample(deps.store, model, run.execution);
   const { scores } = await candidate.scorer.score(transformRecords(candidate.preprocessor, holdout.records), holdout.records.length);
   const metadata: ModelMetadata = {
     format: 'serverless-mlops/model-metadata@1',
     spec: candidate.spec,
     preprocessor: candidate.preprocessor,
-    baseline: buildBaseline(candidate.spec, train.records, scores),
+    // Train rows (a bounded sample of the fit sample) and the candidate's scores on the evaluation sample.
+    baseline: buildBaseline(candidate.spec, baselineRecords, scores),
   };
+  const { train, holdout: holdoutRows, rejected } = state.trainingSet.rows;
   const seconds = (a?: string | number, b?: string | number) => (a !== undefined && b !== undefined ? (new Date(b).getTime() - new Date(a).getTime()) / 1000 : undefined);
   const trainingSeconds = seconds(training.TrainingStartTime, training.TrainingEndTime);
   const image = training.AlgorithmSpecification?.TrainingImage;
@@ -113,7 +120,7 @@ export async function register(deps: ModelStepDeps, state: PipelineState): Promi
     dataset: {
       fileName: 'snapshot-manifest.json',
       bytes: await deps.store.get(snapshot.manifestKey),
-      rows: { total: train.records.length + holdout.records.length + rejected, train: train.records.length, holdout: holdout.records.length, rejected },
+      rows: { total: train + holdoutRows + rejected, train, holdout: holdoutRows, rejected },
     },
     metrics: evaluation.candidate,
     algorithm: hyperparameters.hidden === '' ? 'lr' : 'mlp',

@@ -33,6 +33,46 @@ export interface ValidationResult {
   readonly rows: number;
 }
 
+/**
+ * One part of a snapshot file for the EncodeParts Distributed Map: a byte range that starts and ends on row
+ * boundaries. Small on purpose (the parts list travels in the state): the file's header, format and hash are
+ * in the plan object (`training-set/plan.json`), found by `file`.
+ */
+export interface TrainingPart {
+  /** Position in the plan's parts list; names the part's objects (`features-00007.bin`). */
+  readonly index: number;
+  /** Index of the file in the snapshot manifest. */
+  readonly file: number;
+  /** Byte range [start, end) of the file. */
+  readonly start: number;
+  readonly end: number;
+  /** 1-based number, within the file, of the part's first row. */
+  readonly firstRow: number;
+  /** Rows in the range, as the plan counted them (the part checks it reads as many). */
+  readonly rows: number;
+}
+
+/** PlanTrainingSet's result, at `$.trainingSet` until FinishTrainingSet replaces it with {@link TrainingSetResult}. */
+export interface TrainingSetPlanResult {
+  readonly planKey: string;
+  readonly parts: readonly TrainingPart[];
+  /** Train rows the preprocessor was fitted on (all valid train rows when there are at most FIT_SAMPLE_ROWS). */
+  readonly fitRows: number;
+}
+
+/** What EncodePart did with its part (also written to `training-set/parts/part-NNNNN.json`, which Finish reads). */
+export interface TrainingPartResult {
+  readonly index: number;
+  readonly rows: number;
+  readonly rejected: number;
+  readonly train: { readonly rows: number; readonly positives: number };
+  readonly validation: { readonly rows: number; readonly positives: number };
+  /** Holdout rows written to the evaluation sample. */
+  readonly holdoutSample: number;
+  /** The part's first rejections (row numbers are within `source`), no values. */
+  readonly rejections: readonly { readonly source: string; readonly field: string; readonly reason: string }[];
+}
+
 export interface TrainingSetResult {
   readonly key: string;
   /** s3:// URIs of the SageMaker channels. */
@@ -42,6 +82,12 @@ export interface TrainingSetResult {
   readonly checkpointUri: string;
   readonly rows: { readonly train: number; readonly holdout: number; readonly rejected: number };
   readonly features: number;
+  /** Parts the snapshot was encoded in (each channel lists its non-empty ones in header.json). */
+  readonly parts: number;
+  /** Train rows the preprocessor was fitted on. */
+  readonly fitRows: number;
+  /** Holdout rows Evaluate scores (all holdout rows when there are at most EVAL_MAX_ROWS). */
+  readonly evaluationRows: number;
 }
 
 /** What `createTrainingJob.sync` returns (DescribeTrainingJob), the fields the pipeline reads. */
@@ -104,8 +150,8 @@ export type RunOutcome = 'promoted' | 'rejected-by-gate' | 'rejected-by-reviewer
 
 /** An error whose name a state machine Catch matches. */
 export class PipelineStepError extends Error {
-  constructor(name: 'DataValidationFailed' | 'PipelineBusy' | 'NoTrainingData' | 'CandidateUnusable', message: string) {
-    super(message);
+  constructor(name: 'DataValidationFailed' | 'PipelineBusy' | 'NoTrainingData' | 'CandidateUnusable', message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = name;
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ValidationError } from '../core/errors.js';
 import { exportNetworkToOnnx, OPSET_VERSION } from '../core/onnx/export-network.js';
 import { fitNetwork } from '../core/training/fit-network.js';
-import { decodeMatrix, MATRIX_FILES, type DecodedMatrix } from '../core/training/matrix-format.js';
+import { channelParts, decodeChannel, MATRIX_FILES, parseChannelHeader, type DecodedChannel, type MatrixPart } from '../core/training/matrix-format.js';
 import { classifierMetrics } from '../core/training/metrics.js';
 import { predictScores } from '../core/training/network.js';
 import { stratifiedSplit } from '../core/training/split.js';
@@ -26,32 +26,55 @@ class ChannelDataError extends Error {
 }
 
 interface LoadedChannel {
-  readonly matrix: DecodedMatrix;
+  readonly matrix: DecodedChannel;
   readonly info: { rows: number; positives: number; featuresSha256: string; labelsSha256: string; source: string };
 }
 
-/** One channel's mlops-matrix/v1 files, decoded, with the facts metrics.json records about them (sizes, hashes). */
+/**
+ * One channel's files (mlops-matrix/v1, or v2's parts concatenated in header order), decoded, with the facts
+ * metrics.json records about them (sizes, and sha256 over the features and labels bytes in row order).
+ */
 async function readChannel(name: string, uri: string, dir: string): Promise<LoadedChannel> {
   const fail = (reason: string, cause?: unknown): never => {
     throw new ChannelDataError(`channel '${name}' (${uri}): ${reason}`, { cause });
   };
-  const files: Partial<Record<keyof typeof MATRIX_FILES, Buffer>> = {};
-  for (const [key, file] of Object.entries(MATRIX_FILES) as [keyof typeof MATRIX_FILES, string][]) {
-    const path = join(dir, file);
-    if (!existsSync(path)) fail(`has no ${file} (a channel holds header.json, features.bin and labels.bin)`);
-    files[key] = await readFile(path);
-  }
-  let matrix: DecodedMatrix;
+  const headerPath = join(dir, MATRIX_FILES.header);
+  if (!existsSync(headerPath)) fail(`has no ${MATRIX_FILES.header} (a channel holds header.json and the data files it names)`);
+  const headerJson = (await readFile(headerPath)).toString('utf8');
+  let parts: readonly MatrixPart[];
   try {
-    matrix = decodeMatrix(files.header!.toString('utf8'), files.features!, files.labels!);
+    parts = channelParts(parseChannelHeader(headerJson));
   } catch (error) {
     if (error instanceof ValidationError) return fail(error.message, error);
     throw error;
   }
-  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const files = new Map<string, Buffer>();
+  for (const file of parts.flatMap((p) => [p.features, p.labels])) {
+    const path = join(dir, file);
+    if (!existsSync(path)) fail(`has no ${file} (named by header.json)`);
+    files.set(file, await readFile(path));
+  }
+  let matrix: DecodedChannel;
+  try {
+    matrix = decodeChannel(headerJson, (file) => files.get(file)!);
+  } catch (error) {
+    if (error instanceof ValidationError) return fail(error.message, error);
+    throw error;
+  }
+  const sha = (names: readonly string[]) => {
+    const hash = createHash('sha256');
+    for (const n of names) hash.update(files.get(n)!);
+    return hash.digest('hex');
+  };
   return {
     matrix,
-    info: { rows: matrix.header.rows, positives: matrix.header.positives, featuresSha256: sha(files.features!), labelsSha256: sha(files.labels!), source: 'channel' },
+    info: {
+      rows: matrix.header.rows,
+      positives: matrix.header.positives,
+      featuresSha256: sha(parts.map((p) => p.features)),
+      labelsSha256: sha(parts.map((p) => p.labels)),
+      source: 'channel',
+    },
   };
 }
 

@@ -36,6 +36,10 @@ const prodOverrides = {
     canaryPercent: 25,
     retrainOnDrift: false,
     hyperparameters: { seed: '7', epochs: '20', learning_rate: '0.01' },
+    trainingSetPartBytes: 128 * 1024 * 1024,
+    trainingSetMaxConcurrency: 40,
+    fitSampleRows: 2_000_000,
+    evalMaxRows: 500_000,
   },
 };
 
@@ -50,7 +54,9 @@ const ALL_STATES = [
   'StartRun',
   'Snapshot',
   'Validate',
-  'BuildTrainingSet',
+  'PlanTrainingSet',
+  'EncodeParts',
+  'FinishTrainingSet',
   'Train',
   'Evaluate',
   'PassedGate',
@@ -74,7 +80,8 @@ const WORK_STEPS: Record<string, [string, string]> = {
   StartRun: ['start', '$.run'],
   Snapshot: ['snapshot', '$.snapshot'],
   Validate: ['validate', '$.validation'],
-  BuildTrainingSet: ['build-training-set', '$.trainingSet'],
+  PlanTrainingSet: ['plan-training-set', '$.trainingSet'],
+  FinishTrainingSet: ['finish-training-set', '$.trainingSet'],
   Evaluate: ['evaluate', '$.evaluation'],
   Register: ['register', '$.registered'],
   Rollout: ['rollout', '$.rollout'],
@@ -208,7 +215,9 @@ describe('PipelineStack (dev)', () => {
         'StartRun',
         'Snapshot',
         'Validate',
-        'BuildTrainingSet',
+        'PlanTrainingSet',
+        'EncodeParts',
+        'FinishTrainingSet',
         'Train',
         'Evaluate',
         'PassedGate',
@@ -319,6 +328,54 @@ describe('PipelineStack (dev)', () => {
       expect(approvalRetry[0]!.ErrorEquals).toEqual(expect.arrayContaining(['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException']));
       // A failed training job is not retried blindly (it is a GPU hour).
       expect(x.states().Train).not.toHaveProperty('Retry');
+    });
+  });
+
+  describe('the training-set build', () => {
+    const map = () => x.states().EncodeParts!;
+    const item = () => (map().ItemProcessor as Json).States.EncodePart as Json;
+
+    it('plans, encodes the parts in a Distributed Map, then finishes, in that order before Train', () => {
+      expect(x.states().Validate!.Next).toBe('PlanTrainingSet');
+      expect(x.states().PlanTrainingSet!.Next).toBe('EncodeParts');
+      expect(map().Next).toBe('FinishTrainingSet');
+      expect(x.states().FinishTrainingSet!.Next).toBe('Train');
+    });
+
+    it('maps over the plan\'s parts in DISTRIBUTED mode with STANDARD child executions, without an ItemReader or ItemBatcher', () => {
+      expect(map()).toMatchObject({
+        Type: 'Map',
+        ItemsPath: '$.trainingSet.parts',
+        ItemSelector: { 'model.$': '$.model', 'execution.$': '$$.Execution.Name', 'part.$': '$$.Map.Item.Value' },
+        Label: 'EncodeParts',
+        ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' }, StartAt: 'EncodePart' },
+      });
+      expect(map()).not.toHaveProperty('ItemReader');
+      expect(map()).not.toHaveProperty('ItemBatcher');
+      expect(Object.keys((map().ItemProcessor as Json).States)).toEqual(['EncodePart']);
+    });
+
+    it('runs at most trainingSetMaxConcurrency parts at once and tolerates no failed part', () => {
+      expect(map().MaxConcurrency).toBe(10);
+      expect(map().ToleratedFailurePercentage).toBe(0);
+    });
+
+    it('keeps the parts\' results out of the state (they are in S3): ResultPath null', () => {
+      expect(map()).toHaveProperty('ResultPath', null);
+    });
+
+    it('sends a failed map (any part failing after its retries) to RecordFailure, which releases the run lock', () => {
+      expect(map().Catch).toEqual([CATCH_ALL]);
+    });
+
+    it('invokes the steps function per part with the run\'s execution name from the item, retrying transient Lambda errors', () => {
+      expect(item()).toMatchObject({
+        Type: 'Task',
+        Resource: x.stepsArnText(),
+        Parameters: { step: 'encode-part', 'execution.$': '$.execution', state: { 'model.$': '$.model' }, 'part.$': '$.part' },
+        End: true,
+      });
+      expect(item().Retry).toEqual([{ ErrorEquals: TRANSIENT_LAMBDA_ERRORS, IntervalSeconds: 2, MaxAttempts: 4, BackoffRate: 2, JitterStrategy: 'FULL' }]);
     });
   });
 
@@ -531,7 +588,19 @@ describe('PipelineStack (dev)', () => {
     it('touches no data: no S3, DynamoDB, KMS or SNS actions', () => {
       const actions = statements().flatMap(actionsOf);
       expect(actions.filter((a) => /^(s3|dynamodb|kms|sns|sqs|secretsmanager):/.test(a) || a === '*')).toEqual([]);
-      expect(new Set(actions.map((a) => a.split(':')[0]))).toEqual(new Set(['lambda', 'sagemaker', 'iam', 'events', 'logs', 'xray']));
+      expect(new Set(actions.map((a) => a.split(':')[0]))).toEqual(new Set(['lambda', 'sagemaker', 'iam', 'events', 'logs', 'xray', 'states']));
+    });
+
+    it('runs, watches and redrives the EncodeParts child executions of this state machine only (DistributedMapPolicy)', () => {
+      const ownName = { 'Fn::Select': [6, { 'Fn::Split': [':', { Ref: x.stateMachineId() }] }] };
+      const executions = (suffix: string) => ({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':states:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':execution:', ownName, suffix]],
+      });
+      expect(withPrefix(statements(), 'states:')).toEqual([
+        { Action: 'states:StartExecution', Effect: 'Allow', Resource: { Ref: x.stateMachineId() } },
+        { Action: ['states:DescribeExecution', 'states:StopExecution'], Effect: 'Allow', Resource: executions(':*') },
+        { Action: 'states:RedriveExecution', Effect: 'Allow', Resource: executions('/EncodeParts:*') },
+      ]);
     });
 
     it('manages only the EventBridge rule of the SageMaker .sync integration', () => {
@@ -575,6 +644,10 @@ describe('PipelineStack (dev)', () => {
         HOLDOUT_FRACTION: '0.2',
         SPLIT_SEED: '42',
         MIN_ROWS: '1000',
+        PART_BYTES: String(64 * 1024 * 1024),
+        FIT_SAMPLE_ROWS: '1000000',
+        EVAL_MAX_ROWS: '200000',
+        BASELINE_SAMPLE_ROWS: '100000',
         MAX_INVALID_ROW_FRACTION: '0.05',
         MAX_DUPLICATE_RATE: '0.05',
         GATE_MAX_AUC_DROP: '0.01',
@@ -792,6 +865,12 @@ describe('PipelineStack (prod, retraining overrides)', () => {
     const logGroup = resourceById(f.template, 'AWS::Logs::LogGroup', logicalIdOf(f.synth.pipeline.pipeline.logGroup));
     expect(logGroup.Properties.RetentionInDays).toBe(365);
     expect(logGroup.DeletionPolicy).toBe('Retain');
+  });
+
+  it('passes the training-set settings: part size, samples, and the map\'s concurrency', () => {
+    const variables = resourceById(f.template, 'AWS::Lambda::Function', x.stepsId()).Properties.Environment.Variables as Json;
+    expect(variables).toMatchObject({ PART_BYTES: String(128 * 1024 * 1024), FIT_SAMPLE_ROWS: '2000000', EVAL_MAX_ROWS: '500000' });
+    expect(x.states().EncodeParts!.MaxConcurrency).toBe(40);
   });
 
   it('passes the gate, rollout and split seed settings to the steps', () => {

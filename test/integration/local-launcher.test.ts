@@ -1,4 +1,5 @@
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { runLocalTrainingJob } from '../../src/training/local-launcher.js';
 import { findTorchPython } from '../../src/training/pytorch-runner.js';
 import { TrainingJobFailedError } from '../../src/training/training-job-errors.js';
 import type { CreateTrainingJobRequest, DescribeTrainingJobResult } from '../../src/training/training-job-request.js';
-import { demoChannels } from '../support/training-channels.js';
+import { demoChannels, writeMultiPartChannel } from '../support/training-channels.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
 
 /**
@@ -163,6 +164,24 @@ describe('runLocalTrainingJob with the TypeScript trainer', () => {
     expect(metrics.validation.rows).toBe(metrics.data.validation.rows);
     expect(metrics.validation.auc).toBeGreaterThan(0.65);
     expect((await OnnxScorer.create(onnx, width)).inputDim).toBe(width);
+  });
+
+  it('reads multi-part (mlops-matrix/v2) channels, as the pipeline writes them, as their parts in order', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'multi-part-'));
+    try {
+      const uris: Record<string, string> = {};
+      for (const [name, encoded, parts] of [['train', train, 4], ['validation', validation, 2]] as const) {
+        writeMultiPartChannel(join(dir, name), encoded, parts);
+        for (const file of readdirSync(join(dir, name))) await store.put(`training/data/parts/${name}/${file}`, readFileSync(join(dir, name, file)), 'application/octet-stream');
+        uris[name] = `s3://${BUCKET}/training/data/parts/${name}/`;
+      }
+      const parted = await modelTar(await runLocalTrainingJob(store, request('ts-mlp-parts', uris, HYPERPARAMETERS)));
+      const single = await modelTar(job);
+      expect(parted.metrics.data).toEqual(single.metrics.data); // rows, positives, sha256 of the bytes in order
+      expect(parted.metrics.validation).toEqual(single.metrics.validation);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses a second job with the same name', async () => {

@@ -12,7 +12,7 @@ import { classifierMetrics } from '../../src/core/training/metrics.js';
 import { trainModel } from '../../src/core/training/train-model.js';
 import { generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
 import { OnnxScorer } from '../../src/inference/onnx-scorer.js';
-import { demoChannels } from '../support/training-channels.js';
+import { demoChannels, writeMultiPartChannel } from '../support/training-channels.js';
 import { demoSpec } from '../support/demo-model.js';
 
 /**
@@ -223,6 +223,28 @@ describe.skipIf(!python)(`training/train.py (PyTorch on CPU)${skipReason}`, () =
     expect(reason).toMatch(/features\.bin is \d+ bytes; \d+ rows x \d+ float32 features need \d+/);
     expect(existsSync(join(run.modelDir, 'model.onnx'))).toBe(false);
     expect(existsSync(join(run.modelDir, 'metrics.json'))).toBe(false);
+  });
+
+  it('reads multi-part (mlops-matrix/v2) channels as their parts concatenated in order: the same model, bit for bit', () => {
+    const parts = { train: join(work, 'channels/train-parts'), validation: join(work, 'channels/validation-parts') };
+    expect(writeMultiPartChannel(parts.train, train, 4).parts.length).toBeGreaterThan(2);
+    writeMultiPartChannel(parts.validation, validation, 3);
+    const run = runTrainer(join(work, 'run-parts'), parts, HYPERPARAMETERS);
+    expect(run.status, run.output).toBe(0);
+    expect(readFileSync(join(run.modelDir, 'model.onnx')).equals(readFileSync(join(first.modelDir, 'model.onnx')))).toBe(true);
+    const data = (r: TrainerRun) => readJson(join(r.modelDir, 'metrics.json')).data;
+    // The sha256 over the parts' bytes in order is the single file's.
+    expect(data(run)).toEqual(data(first));
+  });
+
+  it('fails naming the part whose file does not match its header entry', () => {
+    const dir = join(work, 'channels/train-parts-bad');
+    const header = writeMultiPartChannel(dir, train, 3);
+    const victim = header.parts[1]!;
+    writeFileSync(join(dir, victim.features), readFileSync(join(dir, victim.features)).subarray(4));
+    const run = runTrainer(join(work, 'run-parts-bad'), { train: dir, validation: channels.validation }, HYPERPARAMETERS);
+    expect(run.status).toBe(1);
+    expect(readFileSync(run.failureFile, 'utf8')).toMatch(new RegExp(`^ChannelDataError: channel 'train' .*${victim.features.replace('.', '\\.')} is \\d+ bytes; ${victim.rows} rows x`));
   });
 
   it('refuses an unknown hyperparameter by name', () => {

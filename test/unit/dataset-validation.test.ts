@@ -3,10 +3,12 @@ import { parseDataset } from '../../src/core/data/dataset.js';
 import { parseModelSpec } from '../../src/core/spec/load-spec.js';
 import type { ModelSpec } from '../../src/core/spec/model-spec.js';
 import {
+  DatasetValidator,
   defaultDatasetValidationThresholds,
   validateDataset,
   type DatasetValidationReport,
 } from '../../src/core/validation/dataset-validation.js';
+import { DuplicateCounter } from '../../src/core/validation/row-hasher.js';
 import { formatValidationReport } from '../../src/core/validation/validation-report-text.js';
 import { generateCreditRisk, toCsv, toJsonl, type CreditRiskRow } from '../../src/demo/credit-risk.js';
 import { demoSpec } from '../support/demo-model.js';
@@ -211,3 +213,46 @@ describe('formatValidationReport', () => {
 function withFeature(base: ModelSpec, name: string, patch: Record<string, unknown>): ModelSpec {
   return parseModelSpec({ ...base, features: base.features.map((f) => (f.name === name ? { ...f, ...patch } : f)) });
 }
+
+describe('DatasetValidator (data read in chunks)', () => {
+  it('reports exactly what validateDataset reports for the whole data, row numbers included', () => {
+    const rows = editEvery(40, (r) => (r.age = 'old')).concat(clean.slice(0, 80).map((r, i) => ({ ...r, applicant_id: `C${i}` })));
+    const data = csvOf(rows);
+    if (data.format !== 'csv') throw new Error('csv expected');
+    const chunked = new DatasetValidator(spec, { format: 'csv', columns: data.columns }, { minRows: 1000 });
+    for (let i = 0; i < data.rows.length; i += 97) chunked.add(data.rows.slice(i, i + 97));
+    const whole = validateDataset(spec, data, { minRows: 1000 });
+    expect(chunked.report()).toEqual(whole);
+    expect(whole.firstInvalidRows[1]).toMatchObject({ row: 41, field: 'age' });
+    expect(whole.duplicates.count).toBe(78); // the copies of rows 1 and 41 repeat no valid row
+  });
+
+  it('estimates the duplicate rate from a hash-chosen share of the rows past its memory bound', () => {
+    const rows = [...clean, ...clean.slice(0, 250).map((r, i) => ({ ...r, applicant_id: `D${i}` }))];
+    const data = csvOf(rows);
+    if (data.format !== 'csv') throw new Error('csv expected');
+    const bounded = new DatasetValidator(spec, { format: 'csv', columns: data.columns }, {}, { maxDistinctRows: 300 });
+    bounded.add(data.rows);
+    const { duplicates } = bounded.report();
+    expect(duplicates.sampledFraction).toBeLessThanOrEqual(0.25);
+    expect(duplicates.rate).toBeGreaterThan(0.1);
+    expect(duplicates.rate).toBeLessThan(0.26); // exact: 250 / 1500 = 0.167
+    expect(failureFor(bounded.report(), 'duplicates.rate')).toMatch(/about \d+ \(estimated from \d+(\.\d+)?% of the distinct rows\) of 1500 valid rows/);
+  });
+});
+
+describe('DuplicateCounter', () => {
+  it('is exact below its bound and keeps every repeat of a kept row above it', () => {
+    const exact = new DuplicateCounter(10);
+    for (const d of [1, 2, 3, 2, 2, 4]) exact.add(d);
+    expect(exact.estimate(6)).toEqual({ count: 2, rate: 2 / 6, sampledFraction: 1 });
+    const bounded = new DuplicateCounter(1000);
+    // 10,000 distinct digests, each seen twice: the rate is 1/2 whatever share is kept.
+    for (let i = 0; i < 10_000; i++) bounded.add(i * 2654435761);
+    for (let i = 0; i < 10_000; i++) bounded.add(i * 2654435761);
+    const estimate = bounded.estimate(20_000);
+    expect(estimate.sampledFraction).toBeLessThan(0.2);
+    expect(estimate.rate).toBe(0.5);
+    expect(estimate.count).toBe(10_000);
+  });
+});

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/core/errors.js';
-import { decodeMatrix, encodeMatrix, MATRIX_FORMAT, type EncodedMatrix } from '../../src/core/training/matrix-format.js';
+import {
+  channelHeader,
+  channelParts,
+  decodeChannel,
+  decodeMatrix,
+  encodeMatrix,
+  encodeMatrixPart,
+  MATRIX_FILES,
+  MATRIX_FORMAT,
+  MATRIX_FORMAT_V2,
+  partFileNames,
+  type EncodedMatrix,
+} from '../../src/core/training/matrix-format.js';
 
 const featureNames = ['age', 'log1p(income)', 'home=RENT'];
 const features = Float32Array.of(0.5, -1.25, 1, 3.4028234663852886e38, 1e-45, 0, -0, 7.5, 1);
@@ -177,5 +189,67 @@ describe('decodeMatrix', () => {
       { field: 'header.json.positives', reason: 'is 1 but labels.bin holds 2 positive labels' },
     ]);
     expect(issuesOf(decodeWith((h) => (h.positives = 9)))).toContainEqual({ field: 'header.json.positives', reason: 'is 9, more than the 3 rows' });
+  });
+});
+
+describe('multi-part channels (mlops-matrix/v2)', () => {
+  // Three parts of the 3-row matrix above: rows [0], [], [1, 2] (an empty part is left out of the header).
+  const part = (from: number, to: number) => encodeMatrixPart({ features: features.subarray(from * 3, to * 3), labels: labels.subarray(from, to), featureNames });
+  const files = new Map<string, Uint8Array>();
+  const entries = [
+    [0, 0, 1],
+    [5, 1, 3],
+  ].map(([index, from, to]) => {
+    const p = part(from!, to!);
+    const names = partFileNames(index!);
+    files.set(names.features, p.featuresBytes);
+    files.set(names.labels, p.labelsBytes);
+    return { ...names, rows: p.rows, positives: p.positives };
+  });
+  const withEmpty = [entries[0]!, { ...partFileNames(3), rows: 0, positives: 0 }, entries[1]!];
+  const read = (name: string) => {
+    const bytes = files.get(name);
+    if (!bytes) throw new Error(`no ${name}`);
+    return bytes;
+  };
+
+  it('lists the parts with rows, in order, with the totals', () => {
+    const header = channelHeader({ featureNames, lineage, parts: withEmpty });
+    expect(header).toMatchObject({ format: MATRIX_FORMAT_V2, rows: 3, positives: 2, features: 3, lineage });
+    expect(header.parts).toEqual([
+      { features: 'features-00000.bin', labels: 'labels-00000.bin', rows: 1, positives: 1 },
+      { features: 'features-00005.bin', labels: 'labels-00005.bin', rows: 2, positives: 1 },
+    ]);
+  });
+
+  it('reads back as the parts concatenated: the same matrix as the single-file channel', () => {
+    const decoded = decodeChannel(JSON.stringify(channelHeader({ featureNames, lineage, parts: withEmpty })), read);
+    const single = encoded();
+    expect(decoded.features).toEqual(decodeMatrix(JSON.stringify(single.header), single.featuresBytes, single.labelsBytes).features);
+    expect(decoded.labels).toEqual(labels);
+    expect(channelParts(decoded.header).map((p) => p.features)).toEqual(['features-00000.bin', 'features-00005.bin']);
+  });
+
+  it('still reads a v1 (single-file) channel', () => {
+    const m = encoded();
+    const decoded = decodeChannel(JSON.stringify(m.header), (name) => (name === MATRIX_FILES.features ? m.featuresBytes : m.labelsBytes));
+    expect(decoded.header.format).toBe(MATRIX_FORMAT);
+    expect(decoded.features).toEqual(features);
+  });
+
+  it('names the part file that does not match the header', () => {
+    const header = channelHeader({ featureNames, parts: entries });
+    const short = (name: string) => (name === 'features-00005.bin' ? read(name).subarray(4) : read(name));
+    expect(issuesOf(() => decodeChannel(JSON.stringify(header), short))).toEqual([
+      { field: 'features-00005.bin', reason: 'is 20 bytes; 2 rows x 3 float32 features need 24' },
+    ]);
+  });
+
+  it('refuses totals that differ from the parts, file names reused or outside the directory, and a channel without rows', () => {
+    const header = channelHeader({ featureNames, parts: entries });
+    expect(issuesOf(() => decodeChannel(JSON.stringify({ ...header, rows: 4 }), read))[0]).toEqual({ field: 'header.json.rows', reason: 'is 4 but the parts hold 3 rows' });
+    expect(issuesOf(() => decodeChannel(JSON.stringify({ ...header, parts: [entries[0], { ...entries[1], labels: entries[0]!.labels }] }), read))[0]?.field).toBe('header.json.parts');
+    expect(issuesOf(() => decodeChannel(JSON.stringify({ ...header, parts: [entries[0], { ...entries[1], features: '../x.bin' }] }), read))[0]?.field).toBe('header.json.parts[1].features');
+    expect(issuesOf(() => channelHeader({ featureNames, parts: [{ ...partFileNames(0), rows: 0, positives: 0 }] }))).toEqual([{ field: 'parts', reason: 'hold no rows; a channel needs at least one row' }]);
   });
 });

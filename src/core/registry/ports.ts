@@ -38,6 +38,10 @@ export interface ModelRegistry {
 export interface ObjectStore {
   put(key: string, body: Uint8Array, contentType: string): Promise<{ uri: string; versionId?: string }>;
   get(key: string): Promise<Uint8Array>;
+  /** A streaming read of an object, or of its byte range [start, end): memory holds one block at a time. */
+  read(key: string, range?: { readonly start: number; readonly end: number }): AsyncIterable<Uint8Array>;
+  /** A streaming write (multipart when large); the object appears, complete, only when `body` has ended. */
+  write(key: string, body: AsyncIterable<Uint8Array>, contentType: string): Promise<{ uri: string }>;
   /** Keys under a prefix, in key order. */
   list(prefix: string): Promise<string[]>;
   uri(key: string): string;

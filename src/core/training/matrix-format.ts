@@ -26,6 +26,19 @@
  * - `labels.bin`   rows float32 values, little-endian, each exactly 0 or 1 (1 = the spec's positive class):
  *   exactly `rows * 4` bytes. `positives` in the header is the count of 1s.
  *
+ * `mlops-matrix/v2` is the same matrix cut into parts (the training-set build encodes a large dataset part by
+ * part, in parallel): `header.json` has the v1 fields (with `format: "mlops-matrix/v2"`; `rows` and
+ * `positives` are the totals) plus `parts`, the files of each part in row order:
+ *   ```json
+ *   "parts": [
+ *     { "features": "features-00000.bin", "labels": "labels-00000.bin", "rows": 1200, "positives": 230 },
+ *     { "features": "features-00003.bin", "labels": "labels-00003.bin", "rows": 2000, "positives": 381 }
+ *   ]
+ *   ```
+ * Each part's files follow the v1 rules for its own `rows` (exactly `rows * features * 4` and `rows * 4` bytes,
+ * finite features, 0/1 labels, its `positives`); the channel's matrix is the parts' rows concatenated in the
+ * listed order. Names are plain file names in the channel directory. Readers accept v1 and v2.
+ *
  * The matrix is the output of the project's transforms (`transformRecords`); trainers never recompute
  * features. `featureNames` are the preprocessor's column names in column order, and the model trained on the
  * matrix takes them in that order. `lineage` is optional and informative (a trainer copies it into its
@@ -36,6 +49,8 @@ import { ValidationError, type FieldIssue } from '../errors.js';
 import { issuesFromZod } from '../validation/zod-issues.js';
 
 export const MATRIX_FORMAT = 'mlops-matrix/v1';
+/** The multi-part channel format (header.json lists the parts' files). */
+export const MATRIX_FORMAT_V2 = 'mlops-matrix/v2';
 
 /** File names inside a channel directory. */
 export const MATRIX_FILES = {
@@ -171,7 +186,7 @@ export function decodeMatrix(headerJson: string, featuresBytes: Uint8Array, labe
 }
 
 /** Consistency of a header's fields with one another. */
-function checkHeader(header: MatrixHeader, root: string): FieldIssue[] {
+function checkHeader(header: Pick<MatrixHeader, 'rows' | 'features' | 'featureNames' | 'positives'>, root: string): FieldIssue[] {
   const issues: FieldIssue[] = [];
   if (header.featureNames.length !== header.features)
     issues.push({ field: `${root}.featureNames`, reason: `has ${header.featureNames.length} names for ${header.features} features` });
@@ -221,4 +236,155 @@ function fromLittleEndian(bytes: Uint8Array): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
+}
+
+// ------------------------------------------------------------------------------------- mlops-matrix/v2 (parts)
+
+const partFileName = z.string().regex(/^[A-Za-z0-9._-]+\.bin$/, 'must be a plain .bin file name in the channel directory');
+
+const partSchema = z.strictObject({
+  features: partFileName,
+  labels: partFileName,
+  rows: z.number().int().min(1),
+  positives: z.number().int().min(0),
+});
+
+const headerV2Schema = headerSchema.extend({
+  format: z.literal(MATRIX_FORMAT_V2),
+  parts: z.array(partSchema).min(1),
+});
+
+/** The contents of a multi-part channel's `header.json`. */
+export type MatrixHeaderV2 = z.infer<typeof headerV2Schema>;
+export type MatrixPart = MatrixHeaderV2['parts'][number];
+/** A channel header of either version. */
+export type ChannelHeader = MatrixHeader | MatrixHeaderV2;
+
+/** The file names of part `index` of a multi-part channel (`features-00007.bin`, `labels-00007.bin`). */
+export function partFileNames(index: number): { features: string; labels: string } {
+  const n = String(index).padStart(5, '0');
+  return { features: `features-${n}.bin`, labels: `labels-${n}.bin` };
+}
+
+/**
+ * Encodes one part of a multi-part channel (the v1 checks apply to its rows): its two files' bytes, and the
+ * counts its entry in the channel header records.
+ *
+ * @example
+ * const part = encodeMatrixPart({ features: transformRecords(pre, records), labels, featureNames: pre.columns });
+ */
+export function encodeMatrixPart(input: Omit<MatrixInput, 'lineage'>): { featuresBytes: Uint8Array; labelsBytes: Uint8Array; rows: number; positives: number } {
+  const { header, featuresBytes, labelsBytes } = encodeMatrix(input);
+  return { featuresBytes, labelsBytes, rows: header.rows, positives: header.positives };
+}
+
+/**
+ * The `header.json` of a multi-part channel (mlops-matrix/v2): totals from the parts, in the given order. Parts
+ * without rows are left out; a channel needs at least one row.
+ *
+ * @example
+ * const header = channelHeader({ featureNames: pre.columns, lineage, parts: [{ ...partFileNames(0), rows: 1200, positives: 230 }] });
+ */
+export function channelHeader(input: { readonly featureNames: readonly string[]; readonly lineage?: MatrixLineage; readonly parts: readonly MatrixPart[] }): MatrixHeaderV2 {
+  const parts = input.parts.filter((p) => p.rows > 0).map((p) => ({ features: p.features, labels: p.labels, rows: p.rows, positives: p.positives }));
+  if (parts.length === 0) throw new ValidationError([{ field: 'parts', reason: 'hold no rows; a channel needs at least one row' }]);
+  const header = {
+    format: MATRIX_FORMAT_V2,
+    rows: parts.reduce((a, p) => a + p.rows, 0),
+    features: input.featureNames.length,
+    featureNames: [...input.featureNames],
+    dtype: 'float32',
+    labelDtype: 'float32',
+    byteOrder: 'little',
+    layout: 'row-major',
+    positives: parts.reduce((a, p) => a + p.positives, 0),
+    ...(input.lineage ? { lineage: { ...input.lineage } } : {}),
+    parts,
+  };
+  const parsed = headerV2Schema.safeParse(header);
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, 'header'));
+  const issues = checkHeaderV2(parsed.data, 'header');
+  if (issues.length > 0) throw new ValidationError(issues);
+  return parsed.data;
+}
+
+/** Parses and checks a channel's `header.json` of either version. */
+export function parseChannelHeader(headerJson: string): ChannelHeader {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(headerJson);
+  } catch (error) {
+    throw new ValidationError([{ field: MATRIX_FILES.header, reason: 'is not valid JSON' }], undefined, { cause: error });
+  }
+  const v2 = raw !== null && typeof raw === 'object' && (raw as { format?: unknown }).format === MATRIX_FORMAT_V2;
+  const parsed = v2 ? headerV2Schema.safeParse(raw) : headerSchema.safeParse(raw);
+  if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, MATRIX_FILES.header));
+  const issues = v2 ? checkHeaderV2(parsed.data as MatrixHeaderV2, MATRIX_FILES.header) : checkHeader(parsed.data, MATRIX_FILES.header);
+  if (issues.length > 0) throw new ValidationError(issues);
+  return parsed.data;
+}
+
+/** A channel read back: its header (either version) and the whole matrix. */
+export interface DecodedChannel {
+  readonly header: ChannelHeader;
+  readonly features: Float32Array;
+  readonly labels: Float32Array;
+}
+
+/** The data files of a channel, in row order: v1's features.bin/labels.bin as one part, or v2's parts. */
+export function channelParts(header: ChannelHeader): readonly MatrixPart[] {
+  if (header.format === MATRIX_FORMAT_V2) return header.parts;
+  return [{ features: MATRIX_FILES.features, labels: MATRIX_FILES.labels, rows: header.rows, positives: header.positives }];
+}
+
+/**
+ * Reads a channel of either version: the header, then every part's files through `read` (by file name), each
+ * checked as v1 checks its files, concatenated in the header's order. Errors name the part's file and its row.
+ *
+ * @example
+ * const m = decodeChannel(readFileSync(join(dir, 'header.json'), 'utf8'), (name) => readFileSync(join(dir, name)));
+ */
+export function decodeChannel(headerJson: string, read: (fileName: string) => Uint8Array): DecodedChannel {
+  const header = parseChannelHeader(headerJson);
+  if (header.format === MATRIX_FORMAT) return decodeMatrix(headerJson, read(MATRIX_FILES.features), read(MATRIX_FILES.labels));
+  const width = header.features;
+  const features = new Float32Array(header.rows * width);
+  const labels = new Float32Array(header.rows);
+  let row = 0;
+  for (const part of header.parts) {
+    const partHeader = { ...header, format: MATRIX_FORMAT, rows: part.rows, positives: part.positives } as Record<string, unknown>;
+    delete partHeader.parts;
+    let decoded: DecodedMatrix;
+    try {
+      decoded = decodeMatrix(JSON.stringify(partHeader), read(part.features), read(part.labels));
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      const rename = (field: string) => field.replace(MATRIX_FILES.features, part.features).replace(MATRIX_FILES.labels, part.labels).replace(MATRIX_FILES.header, `${MATRIX_FILES.header}.parts[${header.parts.indexOf(part)}]`);
+      throw new ValidationError(
+        error.issues.map((i) => ({ field: rename(i.field), reason: i.reason })),
+        undefined,
+        { cause: error },
+      );
+    }
+    features.set(decoded.features, row * width);
+    labels.set(decoded.labels, row);
+    row += part.rows;
+  }
+  return { header, features, labels };
+}
+
+/** v2 consistency: the v1 rules, totals equal to the parts' sums, distinct file names. */
+function checkHeaderV2(header: MatrixHeaderV2, root: string): FieldIssue[] {
+  const issues = checkHeader(header, root);
+  const rows = header.parts.reduce((a, p) => a + p.rows, 0);
+  const positives = header.parts.reduce((a, p) => a + p.positives, 0);
+  if (rows !== header.rows) issues.push({ field: `${root}.rows`, reason: `is ${header.rows} but the parts hold ${rows} rows` });
+  if (positives !== header.positives) issues.push({ field: `${root}.positives`, reason: `is ${header.positives} but the parts hold ${positives} positives` });
+  header.parts.forEach((p, i) => {
+    if (p.positives > p.rows) issues.push({ field: `${root}.parts[${i}].positives`, reason: `is ${p.positives}, more than the part's ${p.rows} rows` });
+  });
+  const names = header.parts.flatMap((p) => [p.features, p.labels]);
+  if (new Set(names).size !== names.length || names.some((n) => n === MATRIX_FILES.header))
+    issues.push({ field: `${root}.parts`, reason: 'name a file twice (every part has its own features and labels files)' });
+  return issues;
 }

@@ -89,20 +89,23 @@ export function trainModel(spec: ModelSpec, data: DatasetRows, options: TrainOpt
   };
 }
 
-/** Validates rows and reads labels; every row is either kept or counted as rejected with a reason. */
-export function readTrainingRows(spec: ModelSpec, data: DatasetRows) {
+/** One raw row read for training: the validated record and its label, or why it is rejected. */
+export type TrainingRow = { readonly ok: true; readonly record: FeatureRecord; readonly label: 0 | 1 } | { readonly ok: false; readonly issues: FieldIssue[] };
+
+/**
+ * The row reader training uses (and dataset validation, and the pipeline's parts): the spec's record validator
+ * (`parseText` for CSV cells keyed by column, `parseObject` for JSON values) and the label. Build it once.
+ *
+ * @example
+ * const read = trainingRowReader(spec);
+ * const row = read({ age: '41', defaulted: '1' }, true, 'row 12');
+ */
+export function trainingRowReader(spec: ModelSpec): (raw: unknown, csv: boolean, path: string) => TrainingRow {
   const validator = buildRecordValidator(spec);
-  const records: FeatureRecord[] = [];
-  const labels: number[] = [];
-  const rejections: FieldIssue[] = [];
-  let rejected = 0;
-  const rows = data.rows;
-  for (let i = 0; i < rows.length; i++) {
-    const path = `row ${i + 1}`;
-    const raw = rows[i];
+  return (raw, csv, path) => {
     let result: RecordResult;
     let labelRaw: unknown;
-    if (data.format === 'csv') {
+    if (csv) {
       const row = raw as Record<string, string>;
       result = validator.parseText(row, path);
       labelRaw = row[spec.label.name];
@@ -110,17 +113,35 @@ export function readTrainingRows(spec: ModelSpec, data: DatasetRows) {
       result = validator.parseObject(raw, path);
       labelRaw = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>)[spec.label.name] : undefined;
     }
+    if (!result.ok) return { ok: false, issues: result.issues };
     const label = readLabel(spec, labelRaw);
-    if (!result.ok || label === null) {
+    if (label === null) return { ok: false, issues: [{ field: `${path}.${spec.label.name}`, reason: `must be ${String(spec.label.positive)} or ${String(spec.label.negative)}` }] };
+    return { ok: true, record: result.record, label };
+  };
+}
+
+/**
+ * Validates rows and reads labels; every row is either kept or counted as rejected with a reason. Rows are
+ * named `row <n>`, counting from `firstRow` (for data read in chunks).
+ */
+export function readTrainingRows(spec: ModelSpec, data: DatasetRows, options: { readonly firstRow?: number; readonly reader?: ReturnType<typeof trainingRowReader> } = {}) {
+  const read = options.reader ?? trainingRowReader(spec);
+  const firstRow = options.firstRow ?? 1;
+  const records: FeatureRecord[] = [];
+  const labels: number[] = [];
+  const rejections: FieldIssue[] = [];
+  let rejected = 0;
+  const rows = data.rows;
+  const csv = data.format === 'csv';
+  for (let i = 0; i < rows.length; i++) {
+    const row = read(rows[i], csv, `row ${firstRow + i}`);
+    if (!row.ok) {
       rejected++;
-      if (rejections.length < 100) {
-        if (!result.ok) rejections.push(...result.issues);
-        else rejections.push({ field: `${path}.${spec.label.name}`, reason: `must be ${String(spec.label.positive)} or ${String(spec.label.negative)}` });
-      }
+      if (rejections.length < 100) rejections.push(...row.issues);
       continue;
     }
-    records.push(result.record);
-    labels.push(label);
+    records.push(row.record);
+    labels.push(row.label);
   }
   return { records, labels, rejections, rejected, total: rows.length };
 }

@@ -1,8 +1,9 @@
 import type { DatasetRows } from '../data/dataset.js';
 import type { FeatureSpec, ModelSpec } from '../spec/model-spec.js';
-import { readLabel, readTrainingRows } from '../training/train-model.js';
+import type { FieldIssue } from '../errors.js';
+import { readLabel, readTrainingRows, trainingRowReader } from '../training/train-model.js';
 import { FeatureAccumulator, ratio } from './feature-profile.js';
-import { RowHasher } from './row-hasher.js';
+import { DuplicateCounter, RowHasher } from './row-hasher.js';
 import { formatNumber, pct } from './validation-report-text.js';
 
 /**
@@ -96,8 +97,11 @@ export interface DatasetValidationReport {
     readonly negatives: number;
     readonly positiveRate: number;
   };
-  /** Valid rows repeating an earlier valid row (same feature values and label), and their share of valid rows. */
-  readonly duplicates: { readonly count: number; readonly rate: number };
+  /**
+   * Valid rows repeating an earlier valid row (same feature values and label), and their share of valid rows;
+   * `sampledFraction` (present only when under 1) when they were estimated from a hash-chosen share of the rows.
+   */
+  readonly duplicates: { readonly count: number; readonly rate: number; readonly sampledFraction?: number };
   readonly features: readonly FeatureValidation[];
   readonly checks: readonly ValidationCheck[];
   /** One sentence per failed check, in check order. */
@@ -122,114 +126,165 @@ export function validateDataset(
   data: DatasetRows,
   thresholds: Partial<DatasetValidationThresholds> = defaultDatasetValidationThresholds,
 ): DatasetValidationReport {
-  const given = Object.fromEntries(Object.entries(thresholds).filter(([, v]) => v !== undefined));
-  const t: DatasetValidationThresholds = { ...defaultDatasetValidationThresholds, ...given };
-  const { records, labels, rejections, rejected, total } = readTrainingRows(spec, data);
-  const valid = records.length;
+  const validator = new DatasetValidator(spec, data.format === 'csv' ? { format: 'csv', columns: data.columns } : { format: 'jsonl' }, thresholds);
+  validator.add(data.rows);
+  return validator.report();
+}
 
-  // Labels over all rows (not only valid ones), so a broken feature does not hide the label's state.
-  let positives = 0;
-  let negatives = 0;
-  const csv = data.format === 'csv';
-  const accs = spec.features.map((f) => new FeatureAccumulator(f, csv));
-  const objects = data.rows.map((raw) =>
-    raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Readonly<Record<string, unknown>>) : undefined,
-  );
-  for (const obj of objects) {
-    const label = readLabel(spec, obj?.[spec.label.name]);
-    if (label === 1) positives++;
-    else if (label === 0) negatives++;
+/**
+ * {@link validateDataset} over data read in chunks (a snapshot streamed file by file): memory holds the
+ * per-feature statistics, the first rejections and the row hashes of the duplicate check, not the rows. Rows
+ * are numbered in the order they are added. The duplicate check is exact up to `maxDistinctRows` distinct valid
+ * rows (default 4 million); beyond, it keeps the rows of a hash-chosen share of the distinct rows (duplicates
+ * of a kept row are always kept), halving that share whenever the limit is reached, and the report gives the
+ * estimated count, rate and `sampledFraction`.
+ *
+ * @example
+ * const v = new DatasetValidator(spec, { format: 'csv', columns: header }, thresholds);
+ * for await (const batch of batches) v.add(batch.rows);
+ * const report = v.report();
+ */
+export class DatasetValidator {
+  private readonly t: DatasetValidationThresholds;
+  private readonly read: ReturnType<typeof trainingRowReader>;
+  private readonly accs: FeatureAccumulator[];
+  private readonly names: readonly string[];
+  private readonly hasher = new RowHasher();
+  private readonly duplicates: DuplicateCounter;
+  private readonly rejections: FieldIssue[] = [];
+  private total = 0;
+  private valid = 0;
+  private rejected = 0;
+  private positives = 0;
+  private negatives = 0;
+
+  constructor(
+    private readonly spec: ModelSpec,
+    private readonly shape: { readonly format: 'csv'; readonly columns: readonly string[] } | { readonly format: 'jsonl' },
+    thresholds: Partial<DatasetValidationThresholds> = defaultDatasetValidationThresholds,
+    options: { readonly maxDistinctRows?: number } = {},
+  ) {
+    const given = Object.fromEntries(Object.entries(thresholds).filter(([, v]) => v !== undefined));
+    this.t = { ...defaultDatasetValidationThresholds, ...given };
+    this.read = trainingRowReader(spec);
+    this.accs = spec.features.map((f) => new FeatureAccumulator(f, shape.format === 'csv'));
+    this.names = spec.features.map((f) => f.name);
+    this.duplicates = new DuplicateCounter(options.maxDistinctRows ?? 4_000_000);
   }
-  // Feature by feature: each loop reads one key from rows of one shape, and one branch of `add` runs.
-  for (const acc of accs) {
-    const name = acc.feature.name;
-    for (const obj of objects) acc.add(obj?.[name]);
+
+  /** Rows added so far. */
+  get rowsAdded(): number {
+    return this.total;
   }
-  const present = positives + negatives;
-  const positiveRate = ratio(positives, present);
 
-  const seen = new Set<number>();
-  let duplicateCount = 0;
-  const names = spec.features.map((f) => f.name);
-  const hasher = new RowHasher();
-  for (let i = 0; i < records.length; i++) {
-    const record = records[i]!;
-    hasher.reset();
-    hasher.value(labels[i]!);
-    for (const n of names) hasher.value(record[n]!);
-    const key = hasher.digest();
-    if (seen.has(key)) duplicateCount++;
-    else seen.add(key);
+  /** The next rows (CSV rows as `{column: cell}`, JSON Lines as values), in order. */
+  add(rows: readonly unknown[]): void {
+    const spec = this.spec;
+    const { records, labels, rejections, rejected } = readTrainingRows(spec, { format: this.shape.format, rows } as DatasetRows, { firstRow: this.total + 1, reader: this.read });
+    this.total += rows.length;
+    this.valid += records.length;
+    this.rejected += rejected;
+    for (const issue of rejections) if (this.rejections.length < 100) this.rejections.push(issue);
+
+    // Labels over all rows (not only valid ones), so a broken feature does not hide the label's state.
+    const objects = rows.map((raw) => (raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Readonly<Record<string, unknown>>) : undefined));
+    for (const obj of objects) {
+      const label = readLabel(spec, obj?.[spec.label.name]);
+      if (label === 1) this.positives++;
+      else if (label === 0) this.negatives++;
+    }
+    // Feature by feature: each loop reads one key from rows of one shape, and one branch of `add` runs.
+    for (const acc of this.accs) {
+      const name = acc.feature.name;
+      for (const obj of objects) acc.add(obj?.[name]);
+    }
+    const hasher = this.hasher;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      hasher.reset();
+      hasher.value(labels[i]!);
+      for (const n of this.names) hasher.value(record[n]!);
+      this.duplicates.add(hasher.digest());
+    }
   }
-  const duplicateRate = ratio(duplicateCount, valid);
 
-  const columnAbsent = (name: string) => data.format === 'csv' && !data.columns.includes(name);
-  const checks: ValidationCheck[] = [];
-  const add = (check: string, value: number, limit: number, comparison: '>=' | '<=', detail: string, feature?: string) =>
-    checks.push({ check, ...(feature !== undefined && { feature }), ok: comparison === '>=' ? value >= limit : value <= limit, value, limit, comparison, detail });
+  report(): DatasetValidationReport {
+    const { spec, t, total, valid, rejected, positives, negatives } = this;
+    const present = positives + negatives;
+    const positiveRate = ratio(positives, present);
+    const dup = this.duplicates.estimate(valid);
+    const duplicateCount = dup.count;
+    const duplicateRate = dup.rate;
 
-  add('rows.min', valid, t.minRows, '>=', `${valid} valid rows of ${total}; at least ${t.minRows} are needed`);
-  const invalidFraction = ratio(rejected, total);
-  add('rows.invalidFraction', invalidFraction, t.maxInvalidRowFraction, '<=', `${rejected} of ${total} rows (${pct(invalidFraction)}) are invalid; at most ${pct(t.maxInvalidRowFraction)} may be`);
-  const labelMissing = ratio(total - present, total);
-  add(
-    'label.missingFraction',
-    labelMissing,
-    t.maxInvalidRowFraction,
-    '<=',
-    `label "${spec.label.name}" is missing or neither ${String(spec.label.positive)} nor ${String(spec.label.negative)} in ${total - present} of ${total} rows (${pct(labelMissing)})${columnAbsent(spec.label.name) ? ', the column is absent' : ''}; at most ${pct(t.maxInvalidRowFraction)} may be`,
-  );
-  const rateText = present === 0 ? 'no row has a label' : `${positives} of ${present} labelled rows (${pct(positiveRate)}) are positive`;
-  add('label.positiveRate.min', positiveRate, t.minPositiveRate, '>=', `${rateText}; at least ${pct(t.minPositiveRate)} must be`);
-  add('label.positiveRate.max', positiveRate, t.maxPositiveRate, '<=', `${rateText}; at most ${pct(t.maxPositiveRate)} may be`);
-  add('duplicates.rate', duplicateRate, t.maxDuplicateRate, '<=', `${duplicateCount} of ${valid} valid rows (${pct(duplicateRate)}) repeat an earlier row; at most ${pct(t.maxDuplicateRate)} may`);
+    const columnAbsent = (name: string) => this.shape.format === 'csv' && !this.shape.columns.includes(name);
+    const checks: ValidationCheck[] = [];
+    const add = (check: string, value: number, limit: number, comparison: '>=' | '<=', detail: string, feature?: string) =>
+      checks.push({ check, ...(feature !== undefined && { feature }), ok: comparison === '>=' ? value >= limit : value <= limit, value, limit, comparison, detail });
 
-  const features = accs.map((acc) => {
-    const f = acc.feature;
-    const report = acc.report(total);
-    const missingLimit = t.maxMissingRateByFeature?.[f.name] ?? (f.required ? 0 : t.maxMissingRate);
-    const absent = columnAbsent(f.name) ? ', the column is absent' : '';
+    add('rows.min', valid, t.minRows, '>=', `${valid} valid rows of ${total}; at least ${t.minRows} are needed`);
+    const invalidFraction = ratio(rejected, total);
+    add('rows.invalidFraction', invalidFraction, t.maxInvalidRowFraction, '<=', `${rejected} of ${total} rows (${pct(invalidFraction)}) are invalid; at most ${pct(t.maxInvalidRowFraction)} may be`);
+    const labelMissing = ratio(total - present, total);
     add(
-      `feature.missingRate[${f.name}]`,
-      report.missingRate,
-      missingLimit,
+      'label.missingFraction',
+      labelMissing,
+      t.maxInvalidRowFraction,
       '<=',
-      `${f.required ? 'required' : 'optional'} feature "${f.name}" is missing in ${acc.missing} of ${total} rows (${pct(report.missingRate)})${absent}; at most ${pct(missingLimit)} may be`,
-      f.name,
+      `label "${spec.label.name}" is missing or neither ${String(spec.label.positive)} nor ${String(spec.label.negative)} in ${total - present} of ${total} rows (${pct(labelMissing)})${columnAbsent(spec.label.name) ? ', the column is absent' : ''}; at most ${pct(t.maxInvalidRowFraction)} may be`,
     );
-    if (report.outOfRange && f.type === 'numeric')
-      add(
-        `feature.outOfRangeFraction[${f.name}]`,
-        report.outOfRange.fraction,
-        t.maxOutOfRangeFraction,
-        '<=',
-        `${report.outOfRange.count} of ${acc.present} present values of "${f.name}" (${pct(report.outOfRange.fraction)}) are outside [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]; at most ${pct(t.maxOutOfRangeFraction)} may be`,
-        f.name,
-      );
-    if (report.unknownCategories)
-      add(
-        `feature.unknownCategoryFraction[${f.name}]`,
-        report.unknownCategories.fraction,
-        t.maxUnknownCategoryFraction,
-        '<=',
-        `${report.unknownCategories.count} of ${acc.present} present values of "${f.name}" (${pct(report.unknownCategories.fraction)}) are not among its categories${examplesText(report.unknownCategories.examples)}; at most ${pct(t.maxUnknownCategoryFraction)} may be`,
-        f.name,
-      );
-    return report;
-  });
+    const rateText = present === 0 ? 'no row has a label' : `${positives} of ${present} labelled rows (${pct(positiveRate)}) are positive`;
+    add('label.positiveRate.min', positiveRate, t.minPositiveRate, '>=', `${rateText}; at least ${pct(t.minPositiveRate)} must be`);
+    add('label.positiveRate.max', positiveRate, t.maxPositiveRate, '<=', `${rateText}; at most ${pct(t.maxPositiveRate)} may be`);
+    const estimated = dup.sampledFraction < 1 ? `about ${duplicateCount} (estimated from ${pct(dup.sampledFraction)} of the distinct rows)` : `${duplicateCount}`;
+    add('duplicates.rate', duplicateRate, t.maxDuplicateRate, '<=', `${estimated} of ${valid} valid rows (${pct(duplicateRate)}) repeat an earlier row; at most ${pct(t.maxDuplicateRate)} may`);
 
-  const failures = checks.filter((c) => !c.ok).map((c) => `${c.check} failed: ${c.detail} (value ${formatNumber(c.value)}, limit ${c.comparison} ${formatNumber(c.limit)}).`);
-  return {
-    ok: failures.length === 0,
-    rows: { total, valid, invalid: rejected },
-    labels: { present, missing: total - present, positives, negatives, positiveRate },
-    duplicates: { count: duplicateCount, rate: duplicateRate },
-    features,
-    checks,
-    failures,
-    firstInvalidRows: firstInvalidRows(rejections),
-    thresholds: t,
-  };
+    const features = this.accs.map((acc) => {
+      const f = acc.feature;
+      const report = acc.report(total);
+      const missingLimit = t.maxMissingRateByFeature?.[f.name] ?? (f.required ? 0 : t.maxMissingRate);
+      const absent = columnAbsent(f.name) ? ', the column is absent' : '';
+      add(
+        `feature.missingRate[${f.name}]`,
+        report.missingRate,
+        missingLimit,
+        '<=',
+        `${f.required ? 'required' : 'optional'} feature "${f.name}" is missing in ${acc.missing} of ${total} rows (${pct(report.missingRate)})${absent}; at most ${pct(missingLimit)} may be`,
+        f.name,
+      );
+      if (report.outOfRange && f.type === 'numeric')
+        add(
+          `feature.outOfRangeFraction[${f.name}]`,
+          report.outOfRange.fraction,
+          t.maxOutOfRangeFraction,
+          '<=',
+          `${report.outOfRange.count} of ${acc.present} present values of "${f.name}" (${pct(report.outOfRange.fraction)}) are outside [${f.min ?? '-inf'}, ${f.max ?? 'inf'}]; at most ${pct(t.maxOutOfRangeFraction)} may be`,
+          f.name,
+        );
+      if (report.unknownCategories)
+        add(
+          `feature.unknownCategoryFraction[${f.name}]`,
+          report.unknownCategories.fraction,
+          t.maxUnknownCategoryFraction,
+          '<=',
+          `${report.unknownCategories.count} of ${acc.present} present values of "${f.name}" (${pct(report.unknownCategories.fraction)}) are not among its categories${examplesText(report.unknownCategories.examples)}; at most ${pct(t.maxUnknownCategoryFraction)} may be`,
+          f.name,
+        );
+      return report;
+    });
+
+    const failures = checks.filter((c) => !c.ok).map((c) => `${c.check} failed: ${c.detail} (value ${formatNumber(c.value)}, limit ${c.comparison} ${formatNumber(c.limit)}).`);
+    return {
+      ok: failures.length === 0,
+      rows: { total, valid, invalid: rejected },
+      labels: { present, missing: total - present, positives, negatives, positiveRate },
+      duplicates: { count: duplicateCount, rate: duplicateRate, ...(dup.sampledFraction < 1 && { sampledFraction: dup.sampledFraction }) },
+      features,
+      checks,
+      failures,
+      firstInvalidRows: firstInvalidRows(this.rejections),
+      thresholds: t,
+    };
+  }
 }
 
 /** Rejections carry paths such as `row 12.age` or `row 3`; they become `{row: 12, field: 'age'}`. */

@@ -48,3 +48,58 @@ export class RowHasher {
     this.b = b ^ (b >>> 15);
   }
 }
+
+/**
+ * Counts rows that repeat an earlier row, by their {@link RowHasher} digests, in bounded memory: exact while at
+ * most `maxDistinct` distinct rows were seen; past that, only rows whose digest has its lowest `level` bits
+ * zero are kept (a hash-chosen 1/2^level of the distinct rows, each with all its repeats), `level` rising by
+ * one, and the rows already kept that no longer qualify dropped, whenever the limit is reached. The rate among
+ * kept rows then estimates the rate among all rows.
+ *
+ * @example
+ * const d = new DuplicateCounter(4_000_000);
+ * for (const digest of digests) d.add(digest);
+ * d.estimate(validRows); // { count, rate, sampledFraction }
+ */
+export class DuplicateCounter {
+  /** digest -> times seen, for the kept digests. */
+  private readonly seen = new Map<number, number>();
+  private level = 0;
+  private modulus = 1;
+  private rows = 0;
+  private repeats = 0;
+
+  constructor(private readonly maxDistinct: number) {}
+
+  add(digest: number): void {
+    if (digest % this.modulus !== 0) return;
+    this.rows++;
+    const times = this.seen.get(digest);
+    if (times !== undefined) {
+      this.repeats++;
+      this.seen.set(digest, times + 1);
+      return;
+    }
+    this.seen.set(digest, 1);
+    while (this.seen.size > this.maxDistinct) this.raise();
+  }
+
+  /** Duplicates among `validRows` rows: exact (`sampledFraction` 1) or estimated from the kept share. */
+  estimate(validRows: number): { count: number; rate: number; sampledFraction: number } {
+    const sampledFraction = 1 / this.modulus;
+    if (this.level === 0) return { count: this.repeats, rate: validRows === 0 ? 0 : this.repeats / validRows, sampledFraction };
+    const rate = this.rows === 0 ? 0 : this.repeats / this.rows;
+    return { count: Math.round(rate * validRows), rate, sampledFraction };
+  }
+
+  private raise(): void {
+    this.level++;
+    this.modulus *= 2;
+    for (const [digest, times] of this.seen) {
+      if (digest % this.modulus === 0) continue;
+      this.seen.delete(digest);
+      this.rows -= times;
+      this.repeats -= times - 1;
+    }
+  }
+}
