@@ -28,7 +28,7 @@ export interface CsvScoringOptions {
 }
 
 /** Bytes gathered before a scan: enough rows for a full ONNX call, few enough to stay small. */
-const BLOCK_BYTES = 1 << 20;
+const BLOCK_BYTES = 4 << 20;
 
 /**
  * Scores CSV bytes, columnar: rows are found as byte offsets, the model's cells are read straight into typed
@@ -50,8 +50,9 @@ export async function scoreCsv(input: AsyncIterable<Uint8Array>, options: CsvSco
   };
   if (options.header) start(options.header);
   let headerWritten = !options.writeHeader;
-  const take = async (batches: CsvRows[]) => {
-    for (let rows of batches) {
+  // Each batch is consumed before the scanner is asked for the next one: its arrays are reused.
+  const drain = async () => {
+    for (let rows = scanner.next(); rows; rows = scanner.next()) {
       if (!chunk) {
         const header = rowCells(rows, 0).map((h) => h.trim());
         if (header.every((h) => h === '')) throw new BatchFileError('the CSV header row is empty');
@@ -78,13 +79,14 @@ export async function scoreCsv(input: AsyncIterable<Uint8Array>, options: CsvSco
     pending.push(bytes);
     pendingBytes += bytes.length;
     if (pendingBytes < BLOCK_BYTES) continue;
-    const block = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    scanner.push(pending);
     pending = [];
     pendingBytes = 0;
-    await take(scanner.push(block));
+    await drain();
   }
-  if (pendingBytes > 0) await take(scanner.push(pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes)));
-  await take(scanner.end());
+  scanner.push(pending);
+  scanner.end();
+  await drain();
   if (!chunk) {
     if (options.header) return { rows: counts, ignoredColumns };
     throw new BatchFileError('the file is empty: no CSV header row');
@@ -108,6 +110,8 @@ class CsvChunkScorer {
   private readonly featureNames: Set<string>;
   private readonly labels: [Uint8Array, Uint8Array];
   private readonly versionTail: Uint8Array;
+  /** The model input matrix, reused: each chunk's ONNX call is awaited before the next chunk is read. */
+  private matrix = new Float32Array(0);
 
   constructor(
     private readonly served: ServedModel,
@@ -127,7 +131,9 @@ class CsvChunkScorer {
     const n = block.length;
     if (n === 0) return { scored: new Uint8Array(0), scoredRows: 0, errorLines };
     const started = performance.now();
-    const { scores, labels } = await this.served.scorer.score(transformBlock(this.served.preprocessor, block), n);
+    const width = this.served.preprocessor.columns.length;
+    if (this.matrix.length < n * width) this.matrix = new Float32Array(n * width);
+    const { scores, labels } = await this.served.scorer.score(transformBlock(this.served.preprocessor, block, this.matrix), n);
     const latencyMs = performance.now() - started;
     const at = Date.now();
     const ids = new Uuidv7Writer(at, n);

@@ -132,7 +132,9 @@ async function sha256Of(s3: S3Client, bucket: string, key: string): Promise<stri
 }
 
 /** Hashes the stored bytes as they stream by, then gunzips when asked. */
-function decode(body: Readable, hash: Hash | undefined, gzip: boolean): Readable {
+function decode(body: Readable, hash: Hash | undefined, gzip: boolean): AsyncIterable<Uint8Array> {
+  if (!gzip) return hashed(body, hash);
+  // gzip: a pipe, so zlib works on its own thread while this one parses.
   const tap = new Transform({
     transform(chunk: Buffer, _enc, done) {
       hash?.update(chunk);
@@ -140,11 +142,17 @@ function decode(body: Readable, hash: Hash | undefined, gzip: boolean): Readable
     },
   });
   body.on('error', (e) => tap.destroy(e));
-  const tapped = body.pipe(tap);
-  if (!gzip) return tapped;
   const gunzip = createGunzip();
-  tapped.on('error', (e) => gunzip.destroy(e));
-  return tapped.pipe(gunzip);
+  tap.on('error', (e) => gunzip.destroy(e));
+  return body.pipe(tap).pipe(gunzip);
+}
+
+/** The body's chunks, hashed as they are read (no stream stage in between: this path is hot). */
+async function* hashed(body: Readable, hash: Hash | undefined): AsyncGenerator<Uint8Array> {
+  for await (const chunk of body) {
+    hash?.update(chunk as Buffer);
+    yield chunk as Buffer;
+  }
 }
 
 /** zlib errors mean the file itself is bad: retrying cannot help. */

@@ -56,10 +56,13 @@ export class OnnxScorer {
     if (!probs || !label) throw new IntegrityError('model did not return probabilities and label');
     const scores = new Float32Array(rows);
     const labels = new Uint8Array(rows);
+    // The int64 labels read as 32-bit halves (little-endian): reading a BigInt64Array allocates a BigInt per row.
+    const halves = new Int32Array(label.buffer, label.byteOffset, rows * 2);
     for (let i = 0; i < rows; i++) {
-      if (!Number.isFinite(probs[i * 2 + 1]!)) throw new IntegrityError(`the model returned a non-finite score for row ${i}`);
-      scores[i] = probs[i * 2 + 1]!;
-      labels[i] = label[i] === 1n ? 1 : 0;
+      const p = probs[i * 2 + 1]!;
+      if (!Number.isFinite(p)) throw new IntegrityError(`the model returned a non-finite score for row ${i}`);
+      scores[i] = p;
+      labels[i] = halves[2 * i] === 1 && halves[2 * i + 1] === 0 ? 1 : 0;
     }
     return { scores, labels };
   }

@@ -72,16 +72,24 @@ export function rowCells(rows: CsvRows, r: number): string[] {
 /**
  * An incremental RFC 4180 scanner over bytes, for throughput: it finds rows and cells (quoted fields, doubled
  * quotes, quoted line breaks, CRLF, LF or CR, a leading UTF-8 BOM, empty lines skipped) and returns offsets,
- * accepting exactly what {@link CsvParser} accepts and yielding the same cells (tests compare the two). Feed it
- * blocks of any size; the bytes of an incomplete last row are carried into the next block.
+ * accepting exactly what {@link CsvParser} accepts and yielding the same cells (tests compare the two). Push
+ * blocks of any size; the bytes of an incomplete last row are carried into the next block. Its arrays are reused:
+ * a batch is valid until the next call of `next` (nothing is allocated per row or per batch).
  *
  * @example
  * const scanner = new CsvScanner();
- * for await (const buf of stream) for (const rows of scanner.push(buf)) use(rows);
- * for (const rows of scanner.end()) use(rows);
+ * for await (const buf of stream) {
+ *   scanner.push([buf]);
+ *   for (let rows = scanner.next(); rows; rows = scanner.next()) use(rows);
+ * }
+ * scanner.end();
+ * for (let rows = scanner.next(); rows; rows = scanner.next()) use(rows);
  */
 export class CsvScanner {
   private carry: Buffer = Buffer.alloc(0);
+  private block: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private final = false;
   private started = false;
   private rowNumber = 0;
   /** Physical line of the carried row's start (for error messages). */
@@ -89,39 +97,50 @@ export class CsvScanner {
   private cellStart = new Int32Array(1024);
   private cellEnd = new Int32Array(1024);
   private cellQuoted = new Uint8Array(1024);
+  private readonly rowStart: Int32Array;
+  private readonly rowEnd: Int32Array;
+  private readonly firstCell: Int32Array;
 
-  /** @param maxRows rows per returned batch at most */
-  constructor(private readonly maxRows = 8192) {}
-
-  /** Scans the carried bytes plus `chunk`; returns the complete rows found, in batches of at most `maxRows`. */
-  push(chunk: Uint8Array): CsvRows[] {
-    const bytes = this.carry.length > 0 ? Buffer.concat([this.carry, chunk]) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    return this.scan(bytes, false);
+  /** @param maxRows rows per batch at most */
+  constructor(private readonly maxRows = 8192) {
+    this.rowStart = new Int32Array(maxRows);
+    this.rowEnd = new Int32Array(maxRows);
+    this.firstCell = new Int32Array(maxRows + 1);
   }
 
-  /** Ends the input: the last row when the text did not end with a line break. */
-  end(): CsvRows[] {
-    return this.carry.length > 0 ? this.scan(this.carry, true) : [];
+  /** Adds bytes after what is left of the previous ones (drain `next` first: the old block is then let go). */
+  push(chunks: Uint8Array | readonly Uint8Array[]): void {
+    const list = Array.isArray(chunks) ? (chunks as readonly Uint8Array[]) : [chunks as Uint8Array];
+    const rest = this.block.subarray(this.pos);
+    const parts = [...(rest.length > 0 ? [rest] : this.carry.length > 0 ? [this.carry] : []), ...list];
+    this.block = parts.length === 1 ? toBuffer(parts[0]!) : Buffer.concat(parts);
+    this.carry = Buffer.alloc(0);
+    this.pos = 0;
   }
 
-  private scan(bytes: Buffer, final: boolean): CsvRows[] {
-    let pos = 0;
+  /** Ends the input: `next` then also returns a last row that has no line break. */
+  end(): void {
+    this.final = true;
+  }
+
+  /** The next batch of at most `maxRows` complete rows, or null when no complete row is left in what was pushed. */
+  next(): CsvRows | null {
+    const bytes = this.block;
+    const final = this.final;
+    let pos = this.pos;
     if (!this.started) {
-      if (bytes.length < 3 && !final) {
-        this.carry = bytes;
-        return [];
-      }
+      if (bytes.length < 3 && !final) return null;
       this.started = true;
       if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) pos = 3;
     }
-    const out: CsvRows[] = [];
     const n = bytes.length;
     // Hot loop state lives in locals (no closure captures them, so V8 keeps them in registers).
-    let rowStart: number[] = [];
-    let rowEnd: number[] = [];
-    let firstCell: number[] = [];
+    const rowStart = this.rowStart;
+    const rowEnd = this.rowEnd;
+    const firstCell = this.firstCell;
+    let count = 0;
     let cells = 0;
-    let batchFirstRow = this.rowNumber + 1;
+    const batchFirstRow = this.rowNumber + 1;
     let cellStart = this.cellStart;
     let cellEnd = this.cellEnd;
     let cellQuoted = this.cellQuoted;
@@ -236,35 +255,24 @@ export class CsvScanner {
         continue;
       }
       this.rowNumber++;
-      rowStart.push(start);
-      rowEnd.push(end);
-      firstCell.push(rowCells);
-      if (rowStart.length === this.maxRows) {
-        out.push(this.batch(bytes, batchFirstRow, rowStart, rowEnd, firstCell, cells));
-        rowStart = [];
-        rowEnd = [];
-        firstCell = [];
-        cells = 0;
-        batchFirstRow = this.rowNumber + 1;
-      }
+      rowStart[count] = start;
+      rowEnd[count] = end;
+      firstCell[count++] = rowCells;
+      if (count === this.maxRows) break;
     }
-    if (rowStart.length > 0) out.push(this.batch(bytes, batchFirstRow, rowStart, rowEnd, firstCell, cells));
-    this.carry = pos < n ? Buffer.from(bytes.subarray(pos)) : Buffer.alloc(0);
-    return out;
-  }
-
-  private batch(bytes: Buffer, firstRowNumber: number, rowStart: number[], rowEnd: number[], firstCell: number[], cells: number): CsvRows {
-    firstCell.push(cells);
+    this.pos = pos;
+    if (count === 0) return null;
+    firstCell[count] = cells;
     return {
       bytes,
-      count: rowStart.length,
-      firstRowNumber,
-      rowStart: Int32Array.from(rowStart),
-      rowEnd: Int32Array.from(rowEnd),
-      firstCell: Int32Array.from(firstCell),
-      cellStart: this.cellStart.slice(0, cells),
-      cellEnd: this.cellEnd.slice(0, cells),
-      cellQuoted: this.cellQuoted.slice(0, cells),
+      count,
+      firstRowNumber: batchFirstRow,
+      rowStart: rowStart.subarray(0, count),
+      rowEnd: rowEnd.subarray(0, count),
+      firstCell: firstCell.subarray(0, count + 1),
+      cellStart: this.cellStart.subarray(0, cells),
+      cellEnd: this.cellEnd.subarray(0, cells),
+      cellQuoted: this.cellQuoted.subarray(0, cells),
     };
   }
 
@@ -279,4 +287,8 @@ export class CsvScanner {
     this.cellEnd = grow(this.cellEnd, (k) => new Int32Array(k));
     this.cellQuoted = grow(this.cellQuoted, (k) => new Uint8Array(k));
   }
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

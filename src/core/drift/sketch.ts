@@ -248,7 +248,12 @@ export class SketchAccumulator {
 function numericBin(bins: Extract<FeatureBins, { kind: 'numeric' }>, x: number): number {
   if (!(x >= bins.min)) return 0; // below range (NaN lands here too: an unparsable value is out of range)
   if (x > bins.max) return bins.edges.length + 2;
-  return 1 + lowerBound(bins.edges, x);
+  const edges = bins.edges;
+  if (edges.length > 16) return 1 + lowerBound(edges, x);
+  // Few edges: count those below x without branches (a binary search mispredicts on every step).
+  let below = 0;
+  for (let i = 0; i < edges.length; i++) below += +(edges[i]! < x);
+  return 1 + below;
 }
 
 /**

@@ -29,12 +29,13 @@ export function transformInto(pre: Preprocessor, record: FeatureRecord, out: Flo
 /**
  * The same transform over a block of rows (columns decoded from CSV bytes, or records): one row per block row.
  * Feature by feature; a coded column (few distinct values) is encoded once per distinct value by the same
- * `writeFeature` and copied to its rows.
+ * `writeFeature` and copied to its rows. `into`, when large enough, is reused for the matrix.
  */
-export function transformBlock(pre: Preprocessor, block: FeatureBlock): Float32Array {
+export function transformBlock(pre: Preprocessor, block: FeatureBlock, into?: Float32Array): Float32Array {
   const width = pre.columns.length;
   const n = block.length;
-  const out = new Float32Array(n * width);
+  // Every float of the matrix is written below, so a reused buffer needs no clearing.
+  const out = into && into.length >= n * width ? into.subarray(0, n * width) : new Float32Array(n * width);
   let offset = 0;
   for (const f of pre.features) {
     const column = block.column(f.name) ?? MISSING_COLUMN;

@@ -18,15 +18,19 @@ export interface CsvColumns {
  * the bytes, categories looked up by their bytes, and no string or object is made per row. It accepts exactly
  * what {@link compileTextReader} and `parseText` accept, with the same values (tests compare them on random
  * cells): anything the byte paths do not handle plainly (quotes, surrounding spaces, non-ASCII edges, exponents,
- * long digit strings, timestamps) is decoded to text and read by the same {@link textCellParser}.
+ * long digit strings, timestamps) is decoded to text and read by the same {@link textCellParser}. The arrays of
+ * a returned block are reused: it is valid until the next call.
  */
 export function compileCsvColumnReader(spec: ModelSpec, header: readonly string[]): (rows: CsvRows) => CsvColumns {
   const width = header.length;
   const features = spec.features.map((feature) => ({ feature, index: header.indexOf(feature.name), parse: textCellParser(feature) }));
   const dictionaries = new Map<string, ByteDictionary>();
+  // Column arrays are reused from batch to batch (a block is valid until the next call).
+  const pool = new ColumnPool();
   return (rows) => {
+    pool.reset();
     const n = rows.count;
-    const ok = new Uint8Array(n);
+    const ok = pool.bytes(n);
     for (let r = 0; r < n; r++) ok[r] = rows.firstCell[r + 1]! - rows.firstCell[r]! === width ? 1 : 0;
     const columns: Column[] = [];
     for (const { feature, index, parse } of features) {
@@ -36,7 +40,7 @@ export function compileCsvColumnReader(spec: ModelSpec, header: readonly string[
         // Bounded: a column of ids would grow it forever. Codes are only read within this batch.
         if (!dictionary || dictionary.size > MAX_DICTIONARY) dictionaries.set(feature.name, (dictionary = new ByteDictionary(feature)));
       }
-      columns.push(readColumn(rows, ok, feature, index, parse, dictionary));
+      columns.push(readColumn(rows, ok, feature, index, parse, dictionary, pool));
     }
     let valid = 0;
     for (let r = 0; r < n; r++) valid += ok[r]!;
@@ -116,14 +120,14 @@ class ColumnBlock implements FeatureBlock {
 
 const MISSING = Symbol('missing');
 
-function readColumn(rows: CsvRows, ok: Uint8Array, feature: FeatureSpec, index: number, parse: TextCellParser, dictionary: ByteDictionary | undefined): Column {
+function readColumn(rows: CsvRows, ok: Uint8Array, feature: FeatureSpec, index: number, parse: TextCellParser, dictionary: ByteDictionary | undefined, pool: ColumnPool): Column {
   const n = rows.count;
   const { bytes, firstCell, cellStart, cellEnd, cellQuoted } = rows;
   const name = feature.name;
   const empty = feature.required ? CELL_INVALID : MISSING;
   if (feature.type === 'categorical') {
     const dict = dictionary!;
-    const codes = new Int32Array(n).fill(-1);
+    const codes = pool.ints(n).fill(-1);
     for (let r = 0; r < n; r++) {
       if (!ok[r]) continue;
       if (index < 0) {
@@ -150,7 +154,7 @@ function readColumn(rows: CsvRows, ok: Uint8Array, feature: FeatureSpec, index: 
     return new CodedColumn(name, codes, dict.values);
   }
   if (feature.type === 'boolean') {
-    const codes = new Int32Array(n).fill(-1);
+    const codes = pool.ints(n).fill(-1);
     for (let r = 0; r < n; r++) {
       if (!ok[r]) continue;
       const c = firstCell[r]! + index;
@@ -169,7 +173,7 @@ function readColumn(rows: CsvRows, ok: Uint8Array, feature: FeatureSpec, index: 
     return new CodedColumn(name, codes, BOOLEANS);
   }
   // numeric and timestamp: a float64 per row, NaN when missing
-  const values = new Float64Array(n).fill(NaN);
+  const values = pool.doubles(n).fill(NaN);
   const numeric = feature.type === 'numeric';
   const min = numeric ? (feature.min ?? -Infinity) : 0;
   const max = numeric ? (feature.max ?? Infinity) : 0;
@@ -191,6 +195,35 @@ function readColumn(rows: CsvRows, ok: Uint8Array, feature: FeatureSpec, index: 
     else if (t !== null) values[r] = t as number;
   }
   return new NumberColumn(name, values);
+}
+
+/** Typed arrays handed out for one batch and taken back for the next. */
+class ColumnPool {
+  private readonly doubleArrays: Float64Array[] = [];
+  private readonly intArrays: Int32Array[] = [];
+  private readonly byteArrays: Uint8Array[] = [];
+  private used = { doubles: 0, ints: 0, bytes: 0 };
+
+  reset(): void {
+    this.used = { doubles: 0, ints: 0, bytes: 0 };
+  }
+
+  doubles(n: number): Float64Array {
+    return take(this.doubleArrays, this.used.doubles++, n, (k) => new Float64Array(k));
+  }
+
+  ints(n: number): Int32Array {
+    return take(this.intArrays, this.used.ints++, n, (k) => new Int32Array(k));
+  }
+
+  bytes(n: number): Uint8Array {
+    return take(this.byteArrays, this.used.bytes++, n, (k) => new Uint8Array(k));
+  }
+}
+
+function take<T extends Float64Array | Int32Array | Uint8Array>(arrays: T[], i: number, n: number, make: (size: number) => T): T {
+  if (i >= arrays.length || arrays[i]!.length < n) arrays[i] = make(Math.max(n, 1024));
+  return arrays[i]!.subarray(0, n) as T;
 }
 
 /** First and last bytes printable ASCII: `trim()` would change nothing. */
