@@ -27,6 +27,9 @@ export interface CsvScoringOptions {
   readonly onProgress?: (rows: { in: number; scored: number; rejected: number }) => void;
 }
 
+/** Longest row accepted: a file is refused rather than held in memory whole. */
+export const MAX_ROW_BYTES = 16 * 1024 * 1024;
+
 /** Bytes gathered before a scan: enough rows for a full ONNX call, few enough to stay small. */
 const BLOCK_BYTES = 4 << 20;
 
@@ -83,8 +86,11 @@ export async function scoreCsv(input: AsyncIterable<Uint8Array>, options: CsvSco
     pending = [];
     pendingBytes = 0;
     await drain();
+    checkRowLength(scanner);
   }
   scanner.push(pending);
+  await drain();
+  checkRowLength(scanner);
   scanner.end();
   await drain();
   if (!chunk) {
@@ -93,6 +99,12 @@ export async function scoreCsv(input: AsyncIterable<Uint8Array>, options: CsvSco
   }
   if (!headerWritten) await options.scored.writeBytes(Buffer.from(`${scoredCsvHeader(chunk.header)}\n`));
   return { rows: counts, ignoredColumns };
+}
+
+/** What is left after a drain is one incomplete row: memory must not grow with it (an unterminated quote, a binary file). */
+function checkRowLength(scanner: CsvScanner): void {
+  if (scanner.pendingBytes > MAX_ROW_BYTES)
+    throw new BatchFileError(`the row starting on line ${scanner.currentLine} is longer than ${MAX_ROW_BYTES / 1048576} MiB (an unterminated quoted field, or not a CSV file)`);
 }
 
 /** The rows of a batch after its first (the header). */

@@ -12,6 +12,9 @@ export interface RowChunk {
 
 export type TextFormat = 'csv' | 'jsonl';
 
+/** Longest JSON Lines line accepted (characters). */
+export const MAX_LINE_CHARS = 16 * 1024 * 1024;
+
 /** A whole-file problem (unreadable, missing columns, truncated gzip): the file fails, no output is committed. */
 export class BatchFileError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -35,6 +38,8 @@ export async function* readJsonLineChunks(input: AsyncIterable<Uint8Array | stri
   const take = function* (text: string, final: boolean) {
     const lines = (carry + text).split('\n');
     carry = final ? '' : lines.pop()!;
+    // One line without an end must not be held whole, whatever its size (a binary file, a missing newline).
+    if (carry.length > MAX_LINE_CHARS) throw new BatchFileError(`a line is longer than ${MAX_LINE_CHARS / 1048576} Mi characters (not JSON Lines?)`);
     for (const line of lines) {
       const trimmed = line.trim();
       if (trimmed === '') continue;

@@ -96,6 +96,9 @@ describe('batch-score handler (S3 ObjectCreated events)', () => {
     ['garbage.csv', Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256), /missing required columns|CSV syntax/],
     ['unterminated.csv', toCsv(rows.slice(0, 3)) + 'A9,"never closed\n', /CSV syntax: unterminated quoted field/],
     ['notes.txt', 'hello', /unsupported file type/],
+    // A quote opened early and never closed: refused once the open row passes 16 MiB, not held in memory whole.
+    ['runaway-quote.csv', toCsv(rows.slice(0, 3)) + 'A9,"never closed\n' + 'x,1,2,3\n'.repeat(2_500_000), /row starting on line 5 is longer than 16 MiB/],
+    ['one-long-line.jsonl', '{"a":"' + 'x'.repeat(17 * 1024 * 1024), /a line is longer than 16 Mi characters/],
   ];
   for (const [name, body, reason] of fileFailures) {
     it(`fails ${name} as a whole with a reason and commits no output`, async () => {

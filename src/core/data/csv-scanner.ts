@@ -118,6 +118,16 @@ export class CsvScanner {
     this.pos = 0;
   }
 
+  /** Bytes pushed but not yet returned as rows (an incomplete row, once `next` has returned null). */
+  get pendingBytes(): number {
+    return this.block.length - this.pos;
+  }
+
+  /** Physical line (1-based) where the next row starts, for messages. */
+  get currentLine(): number {
+    return this.line;
+  }
+
   /** Ends the input: `next` then also returns a last row that has no line break. */
   end(): void {
     this.final = true;
