@@ -163,7 +163,7 @@ export class CsvScanner {
       let complete = false;
       let end = n;
       let next = n;
-      // The common row first: no quote, no CR, its LF in this block. Scanned branch-free but for the stop bytes:
+      // The common row first: no quote, no lone CR, its LF or CRLF in this block. Scanned branch-free but for the stop bytes:
       // each byte ends the current cell and starts the next for now, a comma moves on to the next cell.
       if (cells + 2 > cellStart.length - 64) {
         this.grow();
@@ -181,14 +181,15 @@ export class CsvScanner {
         cellStart[cells + 1] = j + 1;
         cells += kind;
       }
-      if (j < limit && bytes[j] === LF) {
+      const crlf = j + 1 < n && bytes[j] === CR && bytes[j + 1] === LF;
+      if (j < limit && (bytes[j] === LF || crlf)) {
         cellEnd[cells++] = j;
         for (let c = rowCells; c < cells; c++) cellQuoted[c] = 0;
         end = j;
-        next = j + 1;
+        next = crlf ? j + 2 : j + 1;
         lines = 1;
         complete = true;
-      } else cells = rowCells; // a quote, a CR, or the block's end: the general path below
+      } else cells = rowCells; // a quote, a lone CR, or the block's end: the general path below
       for (; !complete; ) {
         if (cells === cellStart.length) {
           this.grow();
