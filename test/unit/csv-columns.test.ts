@@ -18,22 +18,31 @@ const enc = new TextEncoder();
 function scanAll(text: string, rng: Rng, maxRows = 7): { cells: string[][]; raw: string[] } {
   const bytes = enc.encode(text);
   const scanner = new CsvScanner(maxRows);
-  const batches: CsvRows[] = [];
-  for (let at = 0; at < bytes.length; ) {
-    const size = 1 + rng.int(rng.next() < 0.3 ? 3 : 40);
-    batches.push(...scanner.push(bytes.subarray(at, at + size)));
-    at += size;
-  }
-  batches.push(...scanner.end());
   const cells: string[][] = [];
   const raw: string[] = [];
-  for (const b of batches) {
-    expect(b.count).toBeLessThanOrEqual(maxRows);
-    for (let r = 0; r < b.count; r++) {
-      cells.push(rowCells(b, r));
-      raw.push(b.bytes.toString('utf8', b.rowStart[r], b.rowEnd[r]));
+  let expectedRow = 1;
+  const drain = () => {
+    // A batch is valid until the next call: read it at once.
+    for (let b = scanner.next(); b; b = scanner.next()) {
+      expect(b.count).toBeLessThanOrEqual(maxRows);
+      expect(b.firstRowNumber).toBe(expectedRow);
+      expectedRow += b.count;
+      for (let r = 0; r < b.count; r++) {
+        cells.push(rowCells(b, r));
+        raw.push(b.bytes.toString('utf8', b.rowStart[r], b.rowEnd[r]));
+      }
     }
+  };
+  for (let at = 0; at < bytes.length; ) {
+    const size = 1 + rng.int(rng.next() < 0.3 ? 3 : 40);
+    // Sometimes several chunks at once, as the batch reader pushes them.
+    const pieces = rng.next() < 0.3 ? [bytes.subarray(at, at + size), bytes.subarray(at + size, at + 2 * size)] : [bytes.subarray(at, at + size)];
+    scanner.push(pieces);
+    at += size * pieces.length;
+    drain();
   }
+  scanner.end();
+  drain();
   return { cells, raw };
 }
 
@@ -71,8 +80,11 @@ describe('CsvScanner', () => {
 
   it('numbers rows in order across batches and skips empty lines', () => {
     const scanner = new CsvScanner(2);
-    const batches = [...scanner.push(enc.encode('h\n1\n\n2\r\n3\n"4"\n')), ...scanner.end()];
-    expect(batches.map((b) => [b.firstRowNumber, b.count])).toEqual([
+    scanner.push(enc.encode('h\n1\n\n2\r\n3\n"4"\n'));
+    scanner.end();
+    const batches: [number, number][] = [];
+    for (let b = scanner.next(); b; b = scanner.next()) batches.push([b.firstRowNumber, b.count]);
+    expect(batches).toEqual([
       [1, 2],
       [3, 2],
       [5, 1],
@@ -109,12 +121,12 @@ describe('compileCsvColumnReader', () => {
         // Some cells quoted although they need not be: the reader must unquote them.
         text += header.map((h) => (rng.next() < 0.1 ? `"${(row[h] ?? '').replace(/"/g, '""')}"` : formatCsvRow([row[h] ?? '']))).join(',') + '\n';
       }
-      const bytes = enc.encode(text);
       const scanner = new CsvScanner(500);
-      const batches = [...scanner.push(bytes), ...scanner.end()];
+      scanner.push(enc.encode(text));
+      scanner.end();
       let seen = 0;
       const accepted: FeatureRecord[] = [];
-      for (const [b, batch] of batches.entries()) {
+      for (let batch = scanner.next(), b = 0; batch; batch = scanner.next(), b++) {
         const from = b === 0 ? 1 : 0; // the header row
         const view: CsvRows = { ...batch, count: batch.count - from, rowStart: batch.rowStart.subarray(from), rowEnd: batch.rowEnd.subarray(from), firstCell: batch.firstCell.subarray(from) };
         const { block, kept, rejected } = read(view);
@@ -153,7 +165,9 @@ describe('compileCsvColumnReader', () => {
       records.push(parsed.record);
       text += formatCsvRow(header.map((h) => row[h] ?? '')) + '\n';
     }
-    const [batch] = new CsvScanner(100_000).push(enc.encode(text));
+    const scanner = new CsvScanner(100_000);
+    scanner.push(enc.encode(text));
+    const batch = scanner.next();
     const view: CsvRows = { ...batch!, count: batch!.count - 1, rowStart: batch!.rowStart.subarray(1), rowEnd: batch!.rowEnd.subarray(1), firstCell: batch!.firstCell.subarray(1) };
     const { block, rejected } = compileCsvColumnReader(spec, header)(view);
     expect(rejected.length).toBe(0);
