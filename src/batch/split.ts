@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { openObjectStream } from '../aws/s3-streams.js';
 import { CsvParser } from '../core/data/csv.js';
+import { RowCutter, type RowCut } from '../core/data/row-cutter.js';
 import type { ServedModels } from '../serving/served-models.js';
 import type { BatchJob, Part, SplitResult } from './job.js';
 import { readParquetMetadata, rowGroupRanges, s3AsyncBuffer } from './parquet.js';
@@ -46,78 +47,28 @@ export async function splitFile(deps: SplitDeps, job: BatchJob): Promise<SplitRe
   return { format, modelVersion, ...(await findRowBoundaries(deps.s3, job, format, deps.partBytes)) };
 }
 
+/**
+ * CSV / JSON Lines: the parts, cut by {@link RowCutter} (the CSV header row kept apart: the first part starts
+ * after it, and it is given to every part), with their first row numbers.
+ */
 async function findRowBoundaries(s3: S3Client, job: BatchJob, format: 'csv' | 'jsonl', partBytes: number): Promise<{ parts: Part[]; header: string[] }> {
-  const parts: Part[] = [];
-  let offset = 0;
-  let partStart = 0;
-  let rowsBefore = 0;
-  let rowsInPart = 0;
-  let inQuotes = false;
-  let atFieldStart = true;
-  let quotePending = false; // a quote inside a quoted field, at a chunk end: closing, or the first of a doubled pair
-  let headerEnd = -1;
-  let headerBytes: number[] = [];
-  let lineHasContent = false;
+  const csv = format === 'csv';
+  const cutter = new RowCutter(format, partBytes, { header: csv });
+  const cuts: RowCut[] = [];
   for await (const chunk of await openObjectStream(s3, job.bucket, job.key)) {
-    const bytes = chunk as Buffer;
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i]!;
-      if (headerEnd < 0 && format === 'csv') headerBytes.push(b);
-      if (format === 'csv') {
-        if (quotePending) {
-          quotePending = false;
-          if (b === 0x22) continue; // doubled quote: still inside the field
-          inQuotes = false;
-        }
-        if (inQuotes) {
-          if (b === 0x22) {
-            if (i + 1 < bytes.length) {
-              if (bytes[i + 1] === 0x22) i++;
-              else inQuotes = false;
-            } else quotePending = true;
-          }
-          continue;
-        }
-        if (b === 0x22 && atFieldStart) {
-          inQuotes = true;
-          atFieldStart = false;
-          lineHasContent = true;
-          continue;
-        }
-        atFieldStart = b === 0x2c || b === 0x0a || b === 0x0d;
-      }
-      if (b !== 0x0a && b !== 0x0d && b !== 0x20) lineHasContent = true;
-      if (b !== 0x0a) continue;
-      const end = offset + i + 1;
-      if (format === 'csv' && headerEnd < 0) {
-        headerEnd = end;
-        partStart = end;
-        lineHasContent = false;
-        continue;
-      }
-      if (lineHasContent) rowsInPart++;
-      lineHasContent = false;
-      if (end - partStart >= partBytes) {
-        parts.push({ index: parts.length, start: partStart, end, firstRow: rowsBefore + 1 });
-        rowsBefore += rowsInPart;
-        rowsInPart = 0;
-        partStart = end;
-      }
-    }
-    offset += bytes.length;
-    if (headerEnd < 0 && headerBytes.length > 1_048_576) throw new BatchFileError('the CSV header row is longer than 1 MiB');
+    for (const cut of cutter.cuts(chunk as Buffer)) cuts.push(cut);
+    if (cutter.readingHeader && cutter.bytes > 1_048_576) throw new BatchFileError('the CSV header row is longer than 1 MiB');
   }
-  if (format === 'csv' && headerEnd < 0) {
-    if (offset === 0) throw new BatchFileError('the file is empty: no CSV header row');
-    headerEnd = offset; // a header without a trailing newline and no rows
-    partStart = offset;
-  }
-  if (quotePending) inQuotes = false;
-  if (inQuotes) throw new BatchFileError('CSV syntax: unterminated quoted field');
-  if (partStart < offset || parts.length === 0) parts.push({ index: parts.length, start: partStart, end: offset, firstRow: rowsBefore + 1 });
-  if (format !== 'csv') return { parts, header: [] };
+  const { bytes } = cutter.end();
+  if (csv && bytes === 0) throw new BatchFileError('the file is empty: no CSV header row');
+  if (cutter.unterminatedQuote) throw new BatchFileError('CSV syntax: unterminated quoted field');
+  const starts = [{ offset: cutter.firstPartStart, rowsBefore: 0 }, ...cuts];
+  // The last part runs to the end of the file; it is left out when empty (the file ends at a cut), unless alone.
+  if (starts.length > 1 && starts.at(-1)!.offset === bytes) starts.pop();
+  const parts = starts.map((s, index): Part => ({ index, start: s.offset, end: starts[index + 1]?.offset ?? bytes, firstRow: s.rowsBefore + 1 }));
+  if (!csv) return { parts, header: [] };
   const parser = new CsvParser();
-  const text = Buffer.from(headerBytes.slice(0, headerEnd)).toString('utf8');
+  const text = Buffer.from(cutter.header ?? []).toString('utf8');
   const header = [...parser.push(text), ...parser.end()][0]?.map((h) => h.trim()) ?? [];
   return { parts, header };
 }

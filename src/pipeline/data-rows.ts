@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { CsvParser, CsvSyntaxError } from '../core/data/csv.js';
 import type { DatasetFormat } from '../core/data/dataset.js';
-import type { RowCutter } from '../core/training/row-cutter.js';
+import type { RowCutter } from '../core/data/row-cutter.js';
 import { PipelineStepError } from './run-state.js';
 
 /** Consecutive rows of a file: CSV rows as `{column: cell}` (as `parseCsv` gives them), JSON Lines as values. */
@@ -114,9 +114,9 @@ export async function* readDataRows(blocks: AsyncIterable<Uint8Array>, options: 
   for await (const block of blocks) {
     let from = 0;
     for (const cut of options.cutter?.cuts(block) ?? []) {
-      const at = cut - offset;
+      const at = cut.offset - offset;
       take(decoder.decode(block.subarray(from, at), { stream: true }));
-      options.onCut?.(cut, rowsRead);
+      options.onCut?.(cut.offset, rowsRead);
       from = at;
     }
     take(decoder.decode(block.subarray(from), { stream: true }));

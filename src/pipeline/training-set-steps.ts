@@ -1,3 +1,4 @@
+import { RowCutter } from '../core/data/row-cutter.js';
 import { fitPreprocessor } from '../core/features/fit.js';
 import type { Preprocessor } from '../core/features/preprocessor.js';
 import { transformRecords } from '../core/features/transform.js';
@@ -6,7 +7,6 @@ import { canonicalJson } from '../core/spec/load-spec.js';
 import type { ModelSpec } from '../core/spec/model-spec.js';
 import { BoundedSample } from '../core/training/bounded-sample.js';
 import { channelHeader, encodeMatrixPart, partFileNames, type MatrixLineage } from '../core/training/matrix-format.js';
-import { RowCutter } from '../core/training/row-cutter.js';
 import { RowSplit } from '../core/training/row-split.js';
 import { trainingRowReader } from '../core/training/train-model.js';
 import type { FeatureRecord } from '../core/validation/record-validator.js';

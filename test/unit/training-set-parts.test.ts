@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseDataset } from '../../src/core/data/dataset.js';
-import { RowCutter } from '../../src/core/training/row-cutter.js';
+import { RowCutter } from '../../src/core/data/row-cutter.js';
 import { readDataRows } from '../../src/pipeline/data-rows.js';
 import { partRanges } from '../../src/pipeline/training-set-steps.js';
 
