@@ -5,7 +5,7 @@
  * - `scored/<model>/<name>`         the input rows plus prediction columns, same format; appears only complete
  * - `errors/<model>/<name>.jsonl`   one line per rejected row: row/line number, field, reason (no values)
  * - `manifests/<model>/<name>.json` what happened: counts, sha256, model version, timings, outputs, status
- * - `tmp/<model>/<run id>/...`      work in progress (parts, uncommitted outputs); expired by a lifecycle rule
+ * - `tmp/<model>/<run id>/...`      scored parts of a large file until Merge joins them; expired by a lifecycle rule
  */
 export const INCOMING_PREFIX = 'incoming/';
 
