@@ -1,6 +1,6 @@
-import type { FeatureBlock } from '../features/feature-block.js';
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../errors.js';
+import type { FeatureBlock } from '../features/feature-block.js';
 import type { ModelSpec } from '../spec/model-spec.js';
 import { canonicalJson } from '../spec/load-spec.js';
 import type { FeatureRecord } from '../validation/record-validator.js';

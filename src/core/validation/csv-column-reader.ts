@@ -16,8 +16,7 @@ export interface CsvColumns {
 /**
  * Reads CSV rows straight from their bytes into typed columns, one feature at a time: numbers are parsed from
  * the bytes, categories looked up by their bytes, and no string or object is made per row. It accepts exactly
- * what {@link compileTextReader} and `parseText` accept, with the same values (tests compare them on random
- * cells): anything the byte paths do not handle plainly (quotes, surrounding spaces, non-ASCII edges, exponents,
+ * what `parseText` accepts, with the same values (tests compare them on random cells): anything the byte paths do not handle plainly (quotes, surrounding spaces, non-ASCII edges, exponents,
  * long digit strings, timestamps) is decoded to text and read by the same {@link textCellParser}. The arrays of
  * a returned block are reused: it is valid until the next call.
  */

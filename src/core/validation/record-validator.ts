@@ -67,32 +67,16 @@ export function buildRecordValidator(spec: ModelSpec): RecordValidator {
   };
 }
 
-/**
- * A fast reader of text rows (CSV cells by column index) for the batch path: it returns the validated record
- * when every cell is valid, and null otherwise, in which case the caller runs `parseText` to get the issues.
- * It accepts exactly what `parseText` accepts (same parsing, same checks; tests compare the two), without
- * building an object per row or running the schema.
- */
-export function compileTextReader(spec: ModelSpec, header: readonly string[]): (cells: readonly string[]) => FeatureRecord | null {
-  const readers = spec.features.map((feature) => ({ index: header.indexOf(feature.name), name: feature.name, parse: textCellParser(feature) }));
-  return (cells) => {
-    const out: FeatureRecord = {};
-    for (const r of readers) {
-      const value = r.parse(r.index < 0 ? '' : cells[r.index]!);
-      if (value === CELL_INVALID) return null;
-      out[r.name] = value;
-    }
-    return out;
-  };
-}
-
 /** A text cell that is not a valid value of its feature (or is empty where the feature is required). */
 export const CELL_INVALID: unique symbol = Symbol('invalid cell');
 
 /** Reads one text cell (untrimmed) as a feature value: the value, null when empty and optional, else CELL_INVALID. */
 export type TextCellParser = (text: string) => FeatureValue | typeof CELL_INVALID;
 
-/** The text reading of one feature, as `parseText` reads it (the fast readers of text rows are built on it). */
+/**
+ * The text reading of one feature, as `parseText` reads it: the batch CSV column reader (csv-column-reader.ts)
+ * uses it for every cell its byte paths do not decide.
+ */
 export function textCellParser(feature: FeatureSpec): TextCellParser {
   const required = feature.required;
   switch (feature.type) {
