@@ -9,7 +9,7 @@ import type { FailInput, MergeInput, PartResult, PartTask } from './job.js';
 import { batchLayout } from './layout.js';
 import type { BatchManifest } from './manifest.js';
 import { readParquetChunks, readParquetMetadata, s3AsyncBuffer, ScoredParquetWriter, flatColumns } from './parquet.js';
-import { processParquet, processText } from './process-input.js';
+import { processOptions, processParquet, processText } from './process-input.js';
 import { contentTypeOf, formatOf } from './score-file.js';
 
 export interface PartDeps {
@@ -37,18 +37,7 @@ export async function scorePart(deps: PartDeps, task: PartTask): Promise<PartRes
   const scored = new LineUpload(deps.s3, job.bucket, keys.scored, contentTypeOf(split.format));
   const errors = new LineUpload(deps.s3, job.bucket, keys.errors, 'application/x-ndjson');
   const capture = await deps.captures?.start(served);
-  const common = {
-    s3: deps.s3,
-    bucket: job.bucket,
-    key: job.key,
-    size: job.size,
-    served,
-    chunkRows: deps.chunkRows,
-    scored,
-    errors,
-    ...(deps.sketches ? { sketches: deps.sketches } : {}),
-    ...(capture ? { capture } : {}),
-  };
+  const common = processOptions(deps, job, served, { scored, errors, capture });
   try {
     const result =
       split.format === 'parquet'

@@ -34,6 +34,29 @@ export interface ProcessOptions {
   readonly onProgress?: (rows: Counts) => void;
 }
 
+/** What every way of scoring a file needs: where the input is, the model, the outputs and the observers. */
+export function processOptions(
+  deps: { readonly s3: S3Client; readonly chunkRows: number; readonly sketches?: SketchRecorder },
+  job: { readonly bucket: string; readonly key: string; readonly size: number },
+  served: ServedModel,
+  outputs: { readonly scored: LineUpload; readonly errors: LineUpload; readonly capture?: FileCapture | undefined },
+): ProcessOptions {
+  const { scored, errors, capture } = outputs;
+  const { bucket, key, size } = job;
+  return {
+    s3: deps.s3,
+    bucket,
+    key,
+    size,
+    served,
+    chunkRows: deps.chunkRows,
+    scored,
+    errors,
+    ...(deps.sketches ? { sketches: deps.sketches } : {}),
+    ...(capture ? { capture } : {}),
+  };
+}
+
 export interface ProcessResult {
   readonly rows: Counts;
   readonly ignoredColumns: string[];

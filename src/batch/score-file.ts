@@ -7,7 +7,7 @@ import type { BatchJob } from './job.js';
 import type { BatchCaptures } from './captures.js';
 import { batchLayout } from './layout.js';
 import type { BatchManifest } from './manifest.js';
-import { processParquet, processText, type Counts, type ProcessResult } from './process-input.js';
+import { processOptions, processParquet, processText, type Counts, type ProcessResult } from './process-input.js';
 import { BatchFileError, type TextFormat } from './row-source.js';
 
 export interface ScoreFileDeps {
@@ -87,18 +87,7 @@ export async function scoreFile(deps: ScoreFileDeps, job: BatchJob): Promise<Bat
   errorsUpload = new LineUpload(deps.s3, job.bucket, outputs.errors, 'application/x-ndjson');
   let result: ProcessResult;
   try {
-    const common = {
-      s3: deps.s3,
-      bucket: job.bucket,
-      key: job.key,
-      size: job.size,
-      served,
-      chunkRows: deps.chunkRows,
-      scored: scoredUpload,
-      errors: errorsUpload,
-      ...(deps.sketches ? { sketches: deps.sketches } : {}),
-      ...(capture ? { capture } : {}),
-    };
+    const common = processOptions(deps, job, served, { scored: scoredUpload, errors: errorsUpload, capture });
     const progress = (counts: Counts) => {
       Object.assign(rows, counts);
       deps.onProgress?.(rows);
