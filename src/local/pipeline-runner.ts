@@ -1,8 +1,6 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Context } from 'aws-lambda';
 import type { StageConfigOverrides } from '../../lib/config.js';
 import type { ObjectStore } from '../core/registry/ports.js';
 import { NotFoundError } from '../core/errors.js';
@@ -10,10 +8,8 @@ import { pipelineLayout } from '../pipeline/layout.js';
 import type { ApprovalDecision } from '../pipeline/run-state.js';
 import { runLocalTrainingJob } from '../training/local-launcher.js';
 import type { CreateTrainingJobRequest } from '../training/training-job-request.js';
-import { lambdaContext } from './lambda-context.js';
+import type { LambdaPool } from './lambda-pool.js';
 import './step-functions.js'; // the Promise.withResolvers polyfill aws-local-stepfunctions needs on Node 20
-
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 /** The retraining state machine as deployed, ready for the local interpreter. */
 export interface LocalPipelineMachine {
@@ -78,6 +74,8 @@ export interface RunPipelineOptions {
   readonly pytorch?: boolean;
   /** How often the approval wait looks for a decision. */
   readonly pollMs?: number;
+  /** Where the Lambda task states run (worker threads standing for Lambda's execution environments). */
+  readonly lambdas: LambdaPool;
 }
 
 const executionsDir = (dataDir: string) => join(dataDir, 'pipeline', 'executions');
@@ -112,21 +110,15 @@ export async function runPipelineLocally(machine: LocalPipelineMachine, options:
     }
   };
 
+  const steps = (entry: string, event: unknown, timeoutMs = 15 * 60_000) => options.lambdas.invoke({ entry, functionName: 'pipeline-steps', event, timeoutMs, memoryMb: 3008 });
   const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
-  for (const [state, entry] of Object.entries(machine.taskEntries)) {
-    handlers[state] = traced(state, async (stateInput) => {
-      const { handler } = (await import(pathToFileURL(entry).href)) as { handler: Handler };
-      return handler(stateInput, lambdaContext('pipeline-steps', 15 * 60_000, 3008));
-    });
-  }
+  for (const [state, entry] of Object.entries(machine.taskEntries)) handlers[state] = traced(state, (stateInput) => steps(entry, stateInput));
   handlers[machine.states.train] = traced(machine.states.train, (request) =>
     runLocalTrainingJob(options.store, request as CreateTrainingJobRequest, { bucket: options.bucket, preferPytorch: options.pytorch ?? false, log: (l) => options.log(`     ${l}`) }),
   );
   handlers[machine.states.approval] = traced(machine.states.approval, async (request) => {
     const { Payload } = request as { Payload: unknown };
-    const stepsEntry = Object.values(machine.taskEntries)[0]!;
-    const { handler } = (await import(pathToFileURL(stepsEntry).href)) as { handler: Handler };
-    await handler(Payload, lambdaContext('pipeline-steps', 60_000, 3008));
+    await steps(Object.values(machine.taskEntries)[0]!, Payload, 60_000);
     record(machine.states.approval, 'waiting', `run "mlops pipeline approve ${options.name}" (or reject)`);
     return waitForDecision(options.store, options.name, machine.approvalTimeoutMs, options.pollMs ?? 500);
   });

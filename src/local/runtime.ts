@@ -14,6 +14,7 @@ import { emulatorEnvironment, startEmulators, type Emulators } from './emulators
 import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
 import { seedDemo } from './seed-demo.js';
 import { startLocalStreaming, type LocalStreaming } from './streaming.js';
+import { createLambdaPool } from './lambda-pool.js';
 import { loadBatchStateMachine, startLocalStepFunctions } from './step-functions.js';
 
 /** The schedule rules the local runtime fires, named as the stacks name them for stage `local`. */
@@ -79,6 +80,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   let streaming: LocalStreaming | undefined;
   let schedules: ReturnType<typeof startScheduler> | undefined;
   let sfn: Awaited<ReturnType<typeof startLocalStepFunctions>> | undefined;
+  // The state machines' task states run here: worker threads standing for Lambda's execution environments.
+  const lambdas = createLambdaPool();
   try {
     Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment(dataDir));
     await provisionLocalResources();
@@ -95,7 +98,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const flushTimer = setInterval(() => void predict.flushCaptures().catch(() => undefined), flushEvery);
     flushTimer.unref();
     // Large files go to the batch state machine, run by the local ASL interpreter behind a Step Functions endpoint.
-    const stepFunctions = (sfn = await startLocalStepFunctions({ dataDir, load: loadBatchStateMachine, log }));
+    const stepFunctions = (sfn = await startLocalStepFunctions({ dataDir, load: loadBatchStateMachine, lambdas, log }));
     process.env.AWS_ENDPOINT_URL_SFN = stepFunctions.endpoint;
     process.env.BATCH_STATE_MACHINE_ARN = stepFunctions.stateMachineArn;
     const batch = (await import('../../functions/batch-score/handler.js')) as { handler: S3EventHandler };
@@ -154,6 +157,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         await predict.flushCaptures().catch(() => undefined);
         await s3Router.drain();
         await stepFunctions.close();
+        await lambdas.close();
         await stream.close();
         await emulators.close();
         rmSync(join(dataDir, RUNTIME_FILE), { force: true });
@@ -164,6 +168,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     server?.close();
     await streaming?.close();
     await sfn?.close();
+    await lambdas.close();
     await emulators.close();
     throw error;
   }

@@ -3,9 +3,7 @@ import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Context } from 'aws-lambda';
-import { lambdaContext } from './lambda-context.js';
+import type { LambdaPool } from './lambda-pool.js';
 
 // aws-local-stepfunctions uses Promise.withResolvers (Node 22); Node 20 lacks it.
 (Promise as unknown as { withResolvers?: unknown }).withResolvers ??= function withResolvers<T>() {
@@ -17,8 +15,6 @@ import { lambdaContext } from './lambda-context.js';
   });
   return { promise, resolve, reject };
 };
-
-type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 export interface LocalStateMachine {
   /** The ARN functions are told (BATCH_STATE_MACHINE_ARN). */
@@ -61,11 +57,12 @@ export async function loadBatchStateMachine(): Promise<LocalStateMachine> {
 /**
  * A Step Functions endpoint for the local runtime (StartExecution, DescribeExecution; AWS JSON 1.0 protocol):
  * functions call it through the standard SDK and `AWS_ENDPOINT_URL_SFN`. Each execution runs the synthesized
- * definition under aws-local-stepfunctions, every Lambda task state calling the same handler module Lambda
- * runs; the Distributed Map runs its items concurrently up to its MaxConcurrency. Executions are recorded as
- * JSON under `<dataDir>/executions/`.
+ * definition under aws-local-stepfunctions, every Lambda task state invoking the same handler module Lambda
+ * runs in the local Lambda pool (worker threads); the Distributed Map runs its items concurrently up to its
+ * MaxConcurrency, on as many workers as the pool has. Executions are recorded as JSON under
+ * `<dataDir>/executions/`.
  */
-export async function startLocalStepFunctions(options: { dataDir: string; load: () => Promise<LocalStateMachine>; log: (line: string) => void }) {
+export async function startLocalStepFunctions(options: { dataDir: string; load: () => Promise<LocalStateMachine>; lambdas: LambdaPool; log: (line: string) => void }) {
   const executions = new Map<string, { record: ExecutionRecord; done: Promise<void> }>();
   let machine: Promise<LocalStateMachine> | undefined;
   const dir = join(options.dataDir, 'executions');
@@ -91,10 +88,7 @@ export async function startLocalStepFunctions(options: { dataDir: string; load: 
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [state, entry] of Object.entries(sm.taskEntries)) {
       const functionName = entry.split('/').slice(-2, -1)[0] ?? state;
-      handlers[state] = async (input) => {
-        const { handler } = (await import(pathToFileURL(entry).href)) as { handler: Handler };
-        return handler(input, lambdaContext(functionName, 15 * 60_000, 3008));
-      };
+      handlers[state] = (event) => options.lambdas.invoke({ entry, functionName, event, timeoutMs: 15 * 60_000, memoryMb: 3008 });
     }
     options.log(`state machine: execution ${record.name} started`);
     try {

@@ -9,6 +9,7 @@ import { RowSplit } from '../../src/core/training/row-split.js';
 import { readTrainingRows } from '../../src/core/training/train-model.js';
 import type { FeatureRecord } from '../../src/core/validation/record-validator.js';
 import { generateCreditRisk, toCsv, type CreditRiskRow } from '../../src/demo/credit-risk.js';
+import { createLambdaPool, type LambdaPool } from '../../src/local/lambda-pool.js';
 import { localResourceNames } from '../../src/local/resources.js';
 import { loadPipelineStateMachine, runPipelineLocally, type LocalExecution, type LocalPipelineMachine } from '../../src/local/pipeline-runner.js';
 import { listPending, recordDecision } from '../../src/pipeline/control-steps.js';
@@ -30,15 +31,20 @@ const PART_BYTES = 60_000;
 
 let env: TestEmulators;
 let machine: LocalPipelineMachine;
+let lambdas: LambdaPool;
 
 beforeAll(async () => {
   env = await startTestEmulators();
+  lambdas = createLambdaPool();
   // Read once per container by the steps: small parts; a gate loose enough for ~1,500 holdout rows.
   Object.assign(process.env, { MIN_ROWS: '1000', PART_BYTES: String(PART_BYTES), GATE_MAX_AUC_DROP: '0.05', GATE_MAX_ACCURACY_DROP: '0.05', GATE_MAX_LOG_LOSS_INCREASE: '0.05', GATE_MAX_BRIER_INCREASE: '0.05' });
   await publishDemoModel({ rows: 4000, seed: 3 }); // v1 production
   machine = { ...(await loadPipelineStateMachine({ retraining: { hyperparameters: FAST, trainingSetMaxConcurrency: 4 } as never })), approvalTimeoutMs: 60_000 };
 }, 120_000);
-afterAll(async () => env?.close());
+afterAll(async () => {
+  await lambdas?.close();
+  await env?.close();
+});
 
 /** Demo rows as CSV, some of them with a quoted line break and comma in a text cell, some invalid. */
 function csvOf(rows: readonly CreditRiskRow[], options: { quoted?: number; invalid?: number } = {}): { text: string; invalid: number } {
@@ -76,7 +82,7 @@ describe('the training-set build in parts (several files, small PART_BYTES)', ()
       });
     }, 200);
     try {
-      execution = await runPipelineLocally(machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100 });
+      execution = await runPipelineLocally(machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100, lambdas });
     } finally {
       clearInterval(answer);
     }

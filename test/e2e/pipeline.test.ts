@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getDocumentClient } from '../../src/aws/clients.js';
 import { generateCreditRisk, toCsv } from '../../src/demo/credit-risk.js';
 import { lambdaContext } from '../../src/local/lambda-context.js';
+import { createLambdaPool, type LambdaPool } from '../../src/local/lambda-pool.js';
 import { localResourceNames } from '../../src/local/resources.js';
 import { loadPipelineStateMachine, runPipelineLocally, type LocalExecution, type LocalPipelineMachine } from '../../src/local/pipeline-runner.js';
 import { listPending, recordDecision } from '../../src/pipeline/control-steps.js';
@@ -16,10 +17,12 @@ const FAST = { seed: '7', epochs: '8', batch_size: '256', learning_rate: '0.01',
 
 let env: TestEmulators;
 let machine: LocalPipelineMachine;
+let lambdas: LambdaPool;
 let runs = 0;
 
 beforeAll(async () => {
   env = await startTestEmulators();
+  lambdas = createLambdaPool();
   // A looser gate than the default 0.01s: with ~1,000 holdout rows, two logistic regressions trained on different
   // 4,000-row samples differ in AUC by more than 0.01 by chance alone, and these tests are about the run's
   // states, not the candidate's quality (the gate test below uses a candidate that is worse by far).
@@ -28,7 +31,10 @@ beforeAll(async () => {
   // A run nobody answers must not hang the suite: approvals time out after 20 s here.
   machine = { ...(await loadPipelineStateMachine({ retraining: { hyperparameters: FAST } as never })), approvalTimeoutMs: 20_000 };
 }, 120_000);
-afterAll(async () => env?.close());
+afterAll(async () => {
+  await lambdas?.close();
+  await env?.close();
+});
 
 async function dropData(rows: number, seed: number) {
   await localStore().put(`${pipelineLayout.dataPrefix(MODEL)}applications.csv`, new TextEncoder().encode(toCsv(generateCreditRisk({ rows, seed }))), 'text/csv');
@@ -49,7 +55,7 @@ async function run(options: { decide?: 'approved' | 'rejected'; machine?: LocalP
       }, 200)
     : undefined;
   try {
-    return await runPipelineLocally(options.machine ?? machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100 });
+    return await runPipelineLocally(options.machine ?? machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100, lambdas });
   } finally {
     clearInterval(answer);
   }
@@ -134,7 +140,7 @@ describe('the retraining state machine, run locally', () => {
     await dropData(5000, 15);
     const store = localStore();
     const name = `${MODEL}-test-abandoned`;
-    const running = runPipelineLocally(machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100 });
+    const running = runPipelineLocally(machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100, lambdas });
     while (!(await listPending(store)).some((p) => p.execution === name)) await new Promise((r) => setTimeout(r, 100));
     const canary = (await deployment()).canary!.version;
     // What EventBridge delivers when the execution is stopped (or times out) in the console.

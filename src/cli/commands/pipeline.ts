@@ -5,6 +5,7 @@ import { DescribeExecutionCommand, SendTaskSuccessCommand, SFNClient, StartExecu
 import { ValidationError } from '../../core/errors.js';
 import { modelNameSchema } from '../../core/spec/model-spec.js';
 import { listLocalExecutions, loadPipelineStateMachine, runPipelineLocally } from '../../local/pipeline-runner.js';
+import { createLambdaPool } from '../../local/lambda-pool.js';
 import { localFunctionEnvironment, localResourceNames } from '../../local/resources.js';
 import { listPending, recordDecision } from '../../pipeline/control-steps.js';
 import { pipelineLayout } from '../../pipeline/layout.js';
@@ -54,7 +55,9 @@ export async function pipeline(argv: string[]): Promise<number> {
       if (target === 'aws') return await startOnAws(model, name);
       Object.assign(process.env, localFunctionEnvironment(dataDir));
       const machine = await loadPipelineStateMachine();
+      const lambdas = createLambdaPool();
       const execution = await runPipelineLocally(machine, {
+        lambdas,
         store: opened.store,
         bucket: localResourceNames.ARTIFACT_BUCKET,
         dataDir,
@@ -63,7 +66,7 @@ export async function pipeline(argv: string[]): Promise<number> {
         trigger: 'cli',
         pytorch: values.pytorch ?? false,
         log: out,
-      });
+      }).finally(() => lambdas.close());
       return execution.status === 'SUCCEEDED' ? 0 : 1;
     }
     if (sub === 'pending') {
