@@ -2,6 +2,7 @@
  * `npm run bench -- <name>`: runs one benchmark and prints its figures as JSON on stdout.
  */
 import { benchBatch } from './batch.js';
+import { benchBatchLarge } from './batch-large.js';
 import { benchDriftExact } from './drift-exact.js';
 import { benchFeatures } from './features.js';
 import { benchOnline } from './online.js';
@@ -9,6 +10,7 @@ import { benchOnline } from './online.js';
 const benchmarks: Record<string, () => Promise<Record<string, unknown>>> = {
   online: benchOnline,
   batch: benchBatch,
+  'batch-large': benchBatchLarge,
   features: benchFeatures,
   drift: benchDriftExact,
 };
