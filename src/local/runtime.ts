@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getDocumentClient, getS3Client } from '../aws/clients.js';
 import { DynamoDbModelRegistry } from '../aws/dynamodb-model-registry.js';
 import { S3ObjectStore } from '../aws/s3-object-store.js';
@@ -9,7 +10,7 @@ import { startScheduler, type ScheduledHandler } from './scheduler.js';
 import { createApiGateway, listen, type ProxyHandler } from './api-gateway.js';
 import { parseEnv } from '../core/parse-env.js';
 import { predictConfigFields } from '../serving/config.js';
-import { createS3EventRouter, type S3EventHandler } from './s3-event-router.js';
+import { createS3EventRouter } from './s3-event-router.js';
 import { emulatorEnvironment, startEmulators, type Emulators } from './emulators.js';
 import { loadOrCreateSecret, localFunctionEnvironment, localResourceNames, provisionLocalResources } from './resources.js';
 import { seedDemo } from './seed-demo.js';
@@ -101,8 +102,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const stepFunctions = (sfn = await startLocalStepFunctions({ dataDir, load: loadBatchStateMachine, lambdas, log }));
     process.env.AWS_ENDPOINT_URL_SFN = stepFunctions.endpoint;
     process.env.BATCH_STATE_MACHINE_ARN = stepFunctions.stateMachineArn;
-    const batch = (await import('../../functions/batch-score/handler.js')) as { handler: S3EventHandler };
-    const s3Router = createS3EventRouter({ bucket: localResourceNames.BATCH_BUCKET, handler: batch.handler, functionName: 'batch-score', s3: getS3Client(), log });
+    // Files dropped under incoming/ are scored in the worker pool too: a file being scored never holds up the API.
+    const batchEntry = fileURLToPath(new URL('../../functions/batch-score/handler.ts', import.meta.url));
+    const s3Router = createS3EventRouter({
+      bucket: localResourceNames.BATCH_BUCKET,
+      invoke: (event) => lambdas.invoke({ entry: batchEntry, functionName: 'batch-score', event, timeoutMs: 15 * 60_000, memoryMb: 3008 }),
+      functionName: 'batch-score',
+      s3: getS3Client(),
+      log,
+    });
     emulators.onS3Event(s3Router.route);
     const stream = (streaming = await startLocalStreaming({ dataDir, log }));
     const admin = (await import('../../functions/admin/handler.js')) as { handler: ProxyHandler };

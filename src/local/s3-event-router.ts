@@ -1,14 +1,11 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Context } from 'aws-lambda';
 import { BATCH_SUFFIXES, INCOMING_PREFIX } from '../batch/layout.js';
 import type { S3rverEventRecord } from './emulators.js';
-import { lambdaContext } from './lambda-context.js';
-
-export type S3EventHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 export interface S3EventRouterOptions {
   readonly bucket: string;
-  readonly handler: S3EventHandler;
+  /** Invokes the function (batch-score) with the notification event. */
+  readonly invoke: (event: unknown) => Promise<unknown>;
   readonly functionName: string;
   readonly s3: S3Client;
   readonly log: (line: string) => void;
@@ -49,7 +46,7 @@ export function createS3EventRouter(options: S3EventRouterOptions) {
     const attempts = (options.retries ?? 2) + 1;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        await options.handler(event, lambdaContext(options.functionName, 15 * 60_000, 3008));
+        await options.invoke(event);
         return;
       } catch (error) {
         options.log(`${options.functionName} failed on ${key} (attempt ${attempt}/${attempts}): ${(error as Error).message}`);
