@@ -53,7 +53,7 @@ function inProcessPool(): LambdaPool {
       const { handler } = (await import(pathToFileURL(entry).href)) as { handler: Handler };
       // JSON in and out, as Lambda passes them (and as the worker threads do).
       const result = await handler(JSON.parse(JSON.stringify(event)), lambdaContext(functionName, timeoutMs, memoryMb));
-      return JSON.parse(JSON.stringify(result ?? null));
+      return JSON.parse(JSON.stringify(result) ?? 'null');
     },
     close: async () => undefined,
   };
@@ -67,10 +67,16 @@ interface Pending {
 
 interface Slot {
   readonly worker: Worker;
-  current?: Pending & { readonly id: number; readonly timer: NodeJS.Timeout };
+  current?: Pending & { readonly id: number; timer: NodeJS.Timeout };
 }
 
-type WorkerReply = { id: number; result: string } | { id: number; error: { name: string; message: string; stack?: string } };
+type WorkerReply =
+  | { id: number; began: true }
+  | { id: number; result: string }
+  | { id: number; error: { name: string; message: string; stack?: string; fatal: boolean } };
+
+/** Loading a handler module (tsx's first transform included) may take this long before the invocation starts. */
+const INIT_TIMEOUT_MS = 60_000;
 
 const WORKER_URL = new URL('./lambda-worker.mjs', import.meta.url);
 
@@ -107,11 +113,7 @@ class WorkerPool implements LambdaPool {
   private run(slot: Slot, pending: Pending): void {
     const { invocation } = pending;
     const id = ++this.nextId;
-    const timer = setTimeout(() => {
-      const timedOut = new Error(`Task timed out after ${(invocation.timeoutMs / 1000).toFixed(2)} seconds`);
-      timedOut.name = 'Sandbox.Timedout';
-      void this.retire(slot, timedOut);
-    }, invocation.timeoutMs);
+    const timer = this.failAfter(slot, INIT_TIMEOUT_MS, 'Runtime.InitError', `the handler module did not load in ${INIT_TIMEOUT_MS / 1000} seconds`);
     slot.current = { ...pending, id, timer };
     // A busy worker keeps the process alive; an idle one does not (a CLI run ends when its work does).
     slot.worker.ref();
@@ -126,6 +128,15 @@ class WorkerPool implements LambdaPool {
       const current = slot.current;
       if (!current || current.id !== reply.id) return;
       clearTimeout(current.timer);
+      if ('began' in reply) {
+        const { timeoutMs } = current.invocation;
+        current.timer = this.failAfter(slot, timeoutMs, 'Sandbox.Timedout', `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`);
+        return;
+      }
+      if ('error' in reply && reply.error.fatal) {
+        void this.retire(slot, Object.assign(new Error(reply.error.message), { name: reply.error.name, stack: reply.error.stack }));
+        return;
+      }
       slot.current = undefined;
       worker.unref();
       if ('error' in reply) current.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name, stack: reply.error.stack }));
@@ -137,6 +148,11 @@ class WorkerPool implements LambdaPool {
     worker.unref();
     this.slots.add(slot);
     return slot;
+  }
+
+  /** Ends the worker (and fails its invocation) if it is still at it after `ms`. */
+  private failAfter(slot: Slot, ms: number, name: string, message: string): NodeJS.Timeout {
+    return setTimeout(() => void this.retire(slot, Object.assign(new Error(message), { name })), ms);
   }
 
   /** Ends a worker (crashed, timed out or closing): its invocation fails with `error`, queued work gets a new one. */

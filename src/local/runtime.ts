@@ -76,13 +76,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   const running = readRuntimeInfo(dataDir);
   if (running) throw new Error(`a local runtime already runs on ${dataDir} (pid ${running.pid}, ${running.url}); stop it first or use --data-dir`);
 
+  // The long-running functions run here: worker threads standing for Lambda's execution environments.
+  const lambdas = createLambdaPool();
   const emulators = await startEmulators({ dataDir });
   let server: Server | undefined;
   let streaming: LocalStreaming | undefined;
   let schedules: ReturnType<typeof startScheduler> | undefined;
   let sfn: Awaited<ReturnType<typeof startLocalStepFunctions>> | undefined;
-  // The state machines' task states run here: worker threads standing for Lambda's execution environments.
-  const lambdas = createLambdaPool();
   try {
     Object.assign(process.env, emulatorEnvironment(emulators), localFunctionEnvironment(dataDir));
     await provisionLocalResources();

@@ -3,8 +3,10 @@ import { threadId } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLambdaPool, type LambdaPool } from '../../src/local/lambda-pool.js';
 
-const entry = join(import.meta.dirname, '..', 'support', 'pool-fixture-handler.ts');
-const call = (pool: LambdaPool, event: Record<string, unknown>, timeoutMs = 30_000) => pool.invoke({ entry, functionName: 'fixture', event, timeoutMs, memoryMb: 128 });
+const fixture = (name: string) => join(import.meta.dirname, '..', 'support', `pool-fixture-${name}.ts`);
+const entry = fixture('handler');
+const call = (pool: LambdaPool, event: Record<string, unknown>, timeoutMs = 30_000, module = entry) =>
+  pool.invoke({ entry: module, functionName: 'fixture', event, timeoutMs, memoryMb: 128 });
 type Where = { threadId: number; invocations: number; started: number; ended: number; at: unknown; nothing?: unknown; functionName: string; remaining: number };
 
 let pool: LambdaPool | undefined;
@@ -16,6 +18,9 @@ afterEach(async () => {
 describe('the local Lambda pool (worker threads standing for execution environments)', () => {
   it('runs invocations on up to `size` worker threads at once, one invocation per worker, modules kept warm', async () => {
     pool = createLambdaPool(2);
+    // Both workers warm first: on a loaded machine one may boot long after the other.
+    const warm = (await Promise.all([call(pool, { action: 'where', ms: 50 }), call(pool, { action: 'where', ms: 50 })])) as Where[];
+    expect(new Set(warm.map((w) => w.threadId)).size).toBe(2);
     const results = (await Promise.all(Array.from({ length: 6 }, () => call(pool!, { action: 'where', ms: 150 })))) as Where[];
     const threads = new Set(results.map((r) => r.threadId));
     expect(threads.size).toBe(2);
@@ -26,7 +31,7 @@ describe('the local Lambda pool (worker threads standing for execution environme
     expect(Math.max(...results.map((r) => runningAt(r.started)))).toBe(2);
     for (const t of threads) {
       const mine = results.filter((r) => r.threadId === t);
-      expect(mine.map((r) => r.invocations).sort()).toEqual(mine.map((_, i) => i + 1));
+      expect(mine.map((r) => r.invocations).sort()).toEqual(mine.map((_, i) => i + 2));
       for (const r of mine) expect(mine.filter((o) => o !== r && overlapping(r, o))).toEqual([]);
     }
     expect(results[0]).toMatchObject({ functionName: 'fixture' });
@@ -39,6 +44,7 @@ describe('the local Lambda pool (worker threads standing for execution environme
     expect(result.at).toBe('1970-01-01T00:00:00.000Z');
     expect('nothing' in result).toBe(false);
     expect(await call(pool, { action: 'none' })).toBeNull();
+    expect(await call(pool, { action: 'unserializable' })).toBeNull();
   });
 
   it("fails an invocation with the handler's error name and message, and keeps the worker", async () => {
@@ -55,6 +61,25 @@ describe('the local Lambda pool (worker threads standing for execution environme
     const next = (await call(pool, { action: 'where' })) as Where;
     expect(next.threadId).not.toBe(first.threadId);
     expect(next.invocations).toBe(1);
+  });
+
+  it("starts the invocation's clock once the module is loaded, as Lambda's init phase does not count", async () => {
+    pool = createLambdaPool(1);
+    const { remaining } = (await call(pool, {}, 400, fixture('slow-init'))) as { remaining: number };
+    expect(remaining).toBeGreaterThan(300);
+  });
+
+  it('replaces a worker whose handler module fails to load (Runtime.ImportModuleError)', async () => {
+    pool = createLambdaPool(1);
+    const failed = call(pool, {}, 30_000, fixture('broken'));
+    await expect(failed).rejects.toMatchObject({ name: 'Runtime.ImportModuleError', message: 'TypeError: missing configuration at load' });
+    expect(await call(pool, { action: 'where' })).toMatchObject({ invocations: 1 });
+  });
+
+  it('fails the invocation of a worker that throws outside any invocation (Runtime.ExitError)', async () => {
+    pool = createLambdaPool(1);
+    await expect(call(pool, { action: 'throw-later' })).rejects.toMatchObject({ name: 'Runtime.ExitError', message: "the function's worker crashed: thrown outside the invocation" });
+    expect(await call(pool, { action: 'where' })).toMatchObject({ invocations: 1 });
   });
 
   it('fails the invocation of a worker that exits (Runtime.ExitError), and the queued ones still run', async () => {

@@ -18,6 +18,13 @@ export async function handler(event: { action: string; ms?: number }, context: C
       return new Promise(() => undefined);
     case 'exit':
       process.exit(3);
+    case 'throw-later':
+      setTimeout(() => {
+        throw new Error('thrown outside the invocation');
+      }, 10);
+      return new Promise(() => undefined);
+    case 'unserializable':
+      return () => undefined;
     default:
       return null;
   }
