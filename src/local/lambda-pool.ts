@@ -134,17 +134,17 @@ class WorkerPool implements LambdaPool {
         return;
       }
       if ('error' in reply && reply.error.fatal) {
-        void this.retire(slot, Object.assign(new Error(reply.error.message), { name: reply.error.name, stack: reply.error.stack }));
+        void this.retire(slot, namedError(reply.error.name, reply.error.message, reply.error.stack));
         return;
       }
       slot.current = undefined;
       worker.unref();
-      if ('error' in reply) current.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name, stack: reply.error.stack }));
+      if ('error' in reply) current.reject(namedError(reply.error.name, reply.error.message, reply.error.stack));
       else current.resolve(JSON.parse(reply.result));
       this.dispatch();
     });
-    worker.on('error', (error) => void this.retire(slot, Object.assign(new Error(`the function's worker crashed: ${error.message}`), { name: 'Runtime.ExitError' })));
-    worker.on('exit', (code) => void this.retire(slot, Object.assign(new Error(`the function's worker exited with ${code}`), { name: 'Runtime.ExitError' })));
+    worker.on('error', (error) => void this.retire(slot, namedError('Runtime.ExitError', `the function's worker crashed: ${error.message}`)));
+    worker.on('exit', (code) => void this.retire(slot, namedError('Runtime.ExitError', `the function's worker exited with ${code}`)));
     worker.unref();
     this.slots.add(slot);
     return slot;
@@ -152,7 +152,7 @@ class WorkerPool implements LambdaPool {
 
   /** Ends the worker (and fails its invocation) if it is still at it after `ms`. */
   private failAfter(slot: Slot, ms: number, name: string, message: string): NodeJS.Timeout {
-    return setTimeout(() => void this.retire(slot, Object.assign(new Error(message), { name })), ms);
+    return setTimeout(() => void this.retire(slot, namedError(name, message)), ms);
   }
 
   /** Ends a worker (crashed, timed out or closing): its invocation fails with `error`, queued work gets a new one. */
@@ -167,4 +167,12 @@ class WorkerPool implements LambdaPool {
     await slot.worker.terminate();
     if (!this.closed) this.dispatch();
   }
+}
+
+/** An error as Step Functions' Retry and Catch see it: by its name. */
+function namedError(name: string, message: string, stack?: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  if (stack) error.stack = stack;
+  return error;
 }
