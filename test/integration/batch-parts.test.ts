@@ -8,9 +8,10 @@ import { parseCsv } from '../../src/core/data/csv.js';
 import { uuidv7 } from '../../src/core/ids.js';
 import { generateCreditRisk, toCsv, toJsonl } from '../../src/demo/credit-risk.js';
 import { localResourceNames } from '../../src/local/resources.js';
-import { dropFile, readBatchObject } from '../support/batch.js';
+import { dropFile, readBatchBytes, readBatchObject } from '../support/batch.js';
 import { publishDemoModel } from '../support/demo-model.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
+import { creditRiskColumns, parquetOf, readParquet } from '../support/parquet.js';
 
 let env: TestEmulators;
 let deps: ReturnType<typeof buildStepDeps>;
@@ -67,6 +68,25 @@ describe('large-file steps (split, score parts, merge)', () => {
     await runSteps('parts.jsonl', toJsonl(rows));
     const lines = (await readBatchObject('scored/credit-risk/parts.jsonl'))!.trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.applicant_id)).toEqual(rows.map((r) => r.applicant_id));
+  });
+
+  it('splits a Parquet file by row groups and merges the parts into one Parquet file, rows in order, types kept', async () => {
+    // 600 rows in row groups of 25; 30 rows with an age out of range, rejected by the part that holds them.
+    const columns = creditRiskColumns(rows);
+    const tooYoung = new Set(rows.map((_, i) => i).filter((i) => i % 20 === 7));
+    const age = { ...columns.age!, data: columns.age!.data.map((a, i) => (tooYoung.has(i) ? 12 : a)) };
+    const { parts } = await runSteps('parts.parquet', await parquetOf({ ...columns, age }, 25));
+    expect(parts).toBeGreaterThan(3);
+    const manifest = JSON.parse((await readBatchObject('manifests/credit-risk/parts.parquet.json'))!);
+    expect(manifest).toMatchObject({ status: 'complete', mode: 'distributed', parts, input: { format: 'parquet' }, rows: { in: 600, scored: 570, rejected: 30 } });
+    const scored = await readParquet(await readBatchBytes('scored/credit-risk/parts.parquet'));
+    expect(scored.rows.map((r) => r.applicant_id)).toEqual(rows.filter((_, i) => !tooYoung.has(i)).map((r) => r.applicant_id));
+    expect(scored.rows[0]).toMatchObject({ loan_amount: BigInt(rows[0]!.loan_amount as number), has_cosigner: rows[0]!.has_cosigner, model_version: 1 });
+    expect(scored.rows.every((r) => typeof r.score === 'number' && typeof r.prediction_id === 'string')).toBe(true);
+    expect(scored.rowGroups).toBeGreaterThanOrEqual(parts);
+    const errors = (await readBatchObject('errors/credit-risk/parts.parquet.jsonl'))!.trim().split('\n').map((l) => JSON.parse(l));
+    expect(errors.map((e) => e.row)).toEqual([...tooYoung].map((i) => i + 1));
+    expect(errors.every((e) => e.field === 'age')).toBe(true);
   });
 
   it('scores a gzip file as one part', async () => {

@@ -5,9 +5,10 @@ import { parseCsv } from '../../src/core/data/csv.js';
 import { generateCreditRisk, toCsv, toJsonl } from '../../src/demo/credit-risk.js';
 import { lambdaContext } from '../../src/local/lambda-context.js';
 import type { BatchManifest } from '../../src/batch/manifest.js';
-import { dropFile, readBatchObject } from '../support/batch.js';
+import { dropFile, readBatchBytes, readBatchObject } from '../support/batch.js';
 import { publishDemoModel } from '../support/demo-model.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
+import { creditRiskColumns, parquetOf, readParquet } from '../support/parquet.js';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 let env: TestEmulators;
@@ -133,40 +134,14 @@ describe('batch-score handler (S3 ObjectCreated events)', () => {
 });
 
 describe('batch-score handler with Parquet', () => {
-  const parquetOf = async (columns: Record<string, { data: unknown[]; type: string }>) => {
-    const { parquetWriteBuffer } = await import('hyparquet-writer');
-    return new Uint8Array(parquetWriteBuffer({ columnData: Object.entries(columns).map(([name, c]) => ({ name, ...c })) as never, rowGroupSize: 40 }));
-  };
   const sample = rows.slice(0, 100);
-  const col = (name: string, type: string, map: (v: unknown) => unknown = (v) => v) => ({ data: sample.map((r) => map(r[name])), type });
-  const columns = {
-    applicant_id: col('applicant_id', 'STRING'),
-    age: col('age', 'INT32'),
-    annual_income: col('annual_income', 'DOUBLE'),
-    loan_amount: col('loan_amount', 'INT64', (v) => BigInt(v as number)),
-    debt_to_income: col('debt_to_income', 'DOUBLE'),
-    credit_history_months: col('credit_history_months', 'INT32'),
-    open_accounts: col('open_accounts', 'INT32'),
-    delinquencies_2y: col('delinquencies_2y', 'INT32'),
-    employment_years: col('employment_years', 'INT32'),
-    home_ownership: col('home_ownership', 'STRING'),
-    loan_purpose: col('loan_purpose', 'STRING'),
-    postal_prefix: col('postal_prefix', 'STRING'),
-    has_cosigner: col('has_cosigner', 'BOOLEAN'),
-    applied_at: col('applied_at', 'TIMESTAMP', (v) => new Date(v as string)),
-  };
+  const columns = creditRiskColumns(sample);
 
   it('scores a Parquet file into a Parquet file with the input columns (types kept) plus predictions', async () => {
     const { manifest, errors } = await run('apps.parquet', await parquetOf(columns));
     expect(manifest).toMatchObject({ status: 'complete', input: { format: 'parquet' }, rows: { in: 100, scored: 100, rejected: 0 } });
     expect(errors).toBe('');
-    const { getS3Client } = await import('../../src/aws/clients.js');
-    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
-    const out = await getS3Client().send(new GetObjectCommand({ Bucket: 'mlops-local-batch', Key: 'scored/credit-risk/apps.parquet' }));
-    const bytes = await out.Body!.transformToByteArray();
-    const { parquetReadObjects } = await import('hyparquet');
-    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-    const scored = (await parquetReadObjects({ file: { byteLength: buffer.byteLength, slice: async (s: number, e?: number) => buffer.slice(s, e) } })) as Record<string, unknown>[];
+    const { rows: scored } = await readParquet(await readBatchBytes('scored/credit-risk/apps.parquet'));
     expect(scored).toHaveLength(100);
     expect(scored[0]).toMatchObject({ applicant_id: 'A00000001', loan_amount: BigInt(sample[0]!.loan_amount as number), model_version: 1, prediction_id: expect.any(String) });
     expect(scored[0]!.score).toBeGreaterThan(0);

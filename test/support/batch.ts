@@ -28,3 +28,9 @@ export async function readBatchObject(key: string): Promise<string | null> {
     return null;
   }
 }
+
+/** An object of the local batch bucket as bytes (binary outputs such as Parquet). */
+export async function readBatchBytes(key: string): Promise<Uint8Array> {
+  const out = await getS3Client().send(new GetObjectCommand({ Bucket: localResourceNames.BATCH_BUCKET, Key: key }));
+  return out.Body!.transformToByteArray();
+}
