@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { modelNameSchema } from '../src/core/spec/model-spec.js';
 import { fieldNameSchema } from '../src/core/spec/names.js';
+import { MAX_TRAINING_PARTS } from '../src/pipeline/config.js';
 
 /**
  * The nested sections of the stage configuration (lib/config.ts): canary rollback, monitoring, retraining.
@@ -73,6 +74,8 @@ export const retrainingSchema = z
     trainingSetPartBytes: z.number().int().min(1024 * 1024),
     /** Parts encoded at the same time (the EncodeParts Distributed Map's MaxConcurrency). */
     trainingSetMaxConcurrency: z.number().int().min(1).max(10_000),
+    /** Most parts per build (the Distributed Map's items travel in the state: 2,000 at most); part size is raised to fit. */
+    trainingSetMaxParts: z.number().int().min(1).max(MAX_TRAINING_PARTS),
     /** Most train rows the transforms are fitted on (a deterministic uniform sample beyond). */
     fitSampleRows: z.number().int().min(1000),
     /** Most holdout rows Evaluate scores with the candidate and production. */

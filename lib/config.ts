@@ -15,6 +15,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { MAX_ALARM_EVALUATION_SECONDS, monitoringSchema, retrainingSchema, rolloutSchema } from './config-sections.js';
+import { MAX_TRAINING_PARTS } from '../src/pipeline/config.js';
 
 /** Retention periods CloudWatch Logs accepts (`logs.RetentionDays` values other than infinite). */
 export const LOG_RETENTION_DAYS = [
@@ -275,6 +276,7 @@ export function defaultStageConfig(stage: string, production = isProductionStage
       hyperparameters: { seed: '42', epochs: '50', batch_size: '1024', learning_rate: '0.001', hidden: '32,16', patience: '5' },
       trainingSetPartBytes: 64 * 1024 * 1024,
       trainingSetMaxConcurrency: 10,
+      trainingSetMaxParts: MAX_TRAINING_PARTS,
       fitSampleRows: 1_000_000,
       evalMaxRows: 200_000,
     },

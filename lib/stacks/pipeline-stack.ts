@@ -83,6 +83,7 @@ export class PipelineStack extends Stack {
       SPLIT_SEED: retraining.hyperparameters.seed ?? '42',
       MIN_ROWS: '1000',
       PART_BYTES: String(retraining.trainingSetPartBytes),
+      MAX_PARTS: String(retraining.trainingSetMaxParts),
       FIT_SAMPLE_ROWS: String(retraining.fitSampleRows),
       EVAL_MAX_ROWS: String(retraining.evalMaxRows),
       BASELINE_SAMPLE_ROWS: '100000',

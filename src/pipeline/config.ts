@@ -20,10 +20,14 @@ export const pipelineConfigSchema = z.object({
   MIN_ROWS: z.coerce.number().int().positive().default(1000),
   /**
    * Training-set build: the snapshot is encoded in parts of about this many bytes (cut at row boundaries), in
-   * parallel (the EncodeParts Distributed Map). Raised automatically so that no run has more than
-   * {@link MAX_TRAINING_PARTS} parts.
+   * parallel (the EncodeParts Distributed Map). Raised automatically so that no run has more than MAX_PARTS parts.
    */
   PART_BYTES: z.coerce.number().int().min(1).default(64 * 1024 * 1024),
+  /**
+   * Most parts a build is cut into, up to {@link MAX_TRAINING_PARTS}: PART_BYTES is raised to stay under it, and a
+   * snapshot of more files than this fails. Lower it for fewer (billed) child executions per run.
+   */
+  MAX_PARTS: z.coerce.number().int().min(1).max(MAX_TRAINING_PARTS).default(MAX_TRAINING_PARTS),
   /** Most valid train rows the preprocessor is fitted on (a deterministic uniform sample; all rows when fewer). */
   FIT_SAMPLE_ROWS: z.coerce.number().int().positive().default(1_000_000),
   /** Most holdout rows Evaluate scores with the candidate and production (a deterministic uniform sample). */

@@ -10,7 +10,6 @@ import { channelHeader, encodeMatrixPart, partFileNames, type MatrixLineage } fr
 import { RowSplit } from '../core/training/row-split.js';
 import { trainingRowReader } from '../core/training/train-model.js';
 import type { FeatureRecord } from '../core/validation/record-validator.js';
-import { MAX_TRAINING_PARTS } from './config.js';
 import { checkSameShape, readDataRows, readSnapshotFile, type SnapshotFile } from './data-rows.js';
 import { readManifest, type DataStepDeps } from './data-steps.js';
 import { pipelineLayout } from './layout.js';
@@ -63,7 +62,7 @@ export async function planTrainingSet(deps: DataStepDeps, model: string, executi
   const format = checkSameShape(manifest.files);
   const csv = format === 'csv';
   const totalBytes = manifest.files.reduce((a, f) => a + f.bytes, 0);
-  const partBytes = Math.max(config.PART_BYTES, Math.ceil(totalBytes / MAX_TRAINING_PARTS));
+  const partBytes = Math.max(config.PART_BYTES, Math.ceil(totalBytes / config.MAX_PARTS));
   const read = trainingRowReader(manifest.spec);
   const fit = new BoundedSample<FeatureRecord>(config.FIT_SAMPLE_ROWS);
   const holdout = new BoundedSample<null>(config.EVAL_MAX_ROWS);
@@ -103,8 +102,8 @@ export async function planTrainingSet(deps: DataStepDeps, model: string, executi
     checkSameShape(manifest.files.slice(0, index + 1), files.map((f) => f.header));
     for (const range of partRanges(cuts, file.bytes, rows)) parts.push({ index: parts.length, file: index, ...range });
   }
-  if (parts.length > MAX_TRAINING_PARTS)
-    throw new PipelineStepError('DataValidationFailed', `the snapshot needs ${parts.length} parts, more than ${MAX_TRAINING_PARTS} (the Distributed Map's items travel in the state); merge small files`);
+  if (parts.length > config.MAX_PARTS)
+    throw new PipelineStepError('DataValidationFailed', `the snapshot needs ${parts.length} parts, more than ${config.MAX_PARTS} (one part per file at least; the Distributed Map's items travel in the state); merge small files`);
   if (fit.size === 0) throw new PipelineStepError('DataValidationFailed', 'the snapshot has no valid row in the train split');
 
   const fitEntries = fit.entries();

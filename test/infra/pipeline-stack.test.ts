@@ -38,6 +38,7 @@ const prodOverrides = {
     hyperparameters: { seed: '7', epochs: '20', learning_rate: '0.01' },
     trainingSetPartBytes: 128 * 1024 * 1024,
     trainingSetMaxConcurrency: 40,
+    trainingSetMaxParts: 500,
     fitSampleRows: 2_000_000,
     evalMaxRows: 500_000,
   },
@@ -645,6 +646,7 @@ describe('PipelineStack (dev)', () => {
         SPLIT_SEED: '42',
         MIN_ROWS: '1000',
         PART_BYTES: String(64 * 1024 * 1024),
+        MAX_PARTS: '2000',
         FIT_SAMPLE_ROWS: '1000000',
         EVAL_MAX_ROWS: '200000',
         BASELINE_SAMPLE_ROWS: '100000',
@@ -869,7 +871,7 @@ describe('PipelineStack (prod, retraining overrides)', () => {
 
   it('passes the training-set settings: part size, samples, and the map\'s concurrency', () => {
     const variables = resourceById(f.template, 'AWS::Lambda::Function', x.stepsId()).Properties.Environment.Variables as Json;
-    expect(variables).toMatchObject({ PART_BYTES: String(128 * 1024 * 1024), FIT_SAMPLE_ROWS: '2000000', EVAL_MAX_ROWS: '500000' });
+    expect(variables).toMatchObject({ PART_BYTES: String(128 * 1024 * 1024), MAX_PARTS: '500', FIT_SAMPLE_ROWS: '2000000', EVAL_MAX_ROWS: '500000' });
     expect(x.states().EncodeParts!.MaxConcurrency).toBe(40);
   });
 

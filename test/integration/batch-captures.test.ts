@@ -1,6 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildPartDeps } from '../../src/batch/batch-deps.js';
+import { BatchCaptures } from '../../src/batch/captures.js';
 import type { BatchJob } from '../../src/batch/job.js';
 import type { BatchManifest } from '../../src/batch/manifest.js';
 import { mergeParts, scorePart } from '../../src/batch/parts.js';
@@ -128,6 +129,23 @@ describe('batch captures', () => {
     expect(records.length).toBeGreaterThan(400 * SAMPLE_RATE * 0.6);
     expectCapturesMatch(records, out, 'batch');
     for (const email of emails) expect(text).not.toContain(email);
+  });
+
+  it('captures sampled rows without their inputs when no PII token key is configured', async () => {
+    const captures = new BatchCaptures(localStore(), { sampleRate: 1, maxRecords: 1000, piiKey: async () => undefined, onDropped: () => undefined });
+    const deps = { ...buildPartDeps(process.env), captures };
+    const name = 'no-key.csv';
+    const event = await dropFile(MODEL, name, toCsv(rows));
+    const o = event.Records[0]!.s3.object;
+    const job: BatchJob = { bucket: localResourceNames.BATCH_BUCKET, key: `incoming/${MODEL}/${name}`, etag: o.eTag, size: o.size, model: MODEL, name, runId: uuidv7(), startedAt: new Date().toISOString() };
+    const before = await readAllCaptures(MODEL);
+    const { parts, ...split } = await splitFile(deps, job);
+    await Promise.all(parts.map((part) => scorePart(deps, { job, split, part })));
+    const { records, text } = await capturesSince(MODEL, before);
+    expect(records).toHaveLength(400);
+    expect(records.every((r) => r.source === 'batch' && typeof r.score === 'number' && r.inputs === undefined)).toBe(true);
+    for (const email of emails) expect(text).not.toContain(email);
+    expect(text).not.toContain(rows[0]!.applicant_id);
   });
 
   it('scores the whole file when captures cannot be written, and counts what was dropped', async () => {

@@ -1,15 +1,18 @@
 import { gzipSync } from 'node:zlib';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildStepDeps } from '../../src/batch/batch-deps.js';
 import type { BatchJob } from '../../src/batch/job.js';
 import { markFailed, mergeParts, scorePart } from '../../src/batch/parts.js';
 import { splitFile } from '../../src/batch/split.js';
+import { defaultGateTolerances } from '../../src/core/registry/promotion-gate.js';
+import { RegistryService } from '../../src/core/registry/registry-service.js';
 import { parseCsv } from '../../src/core/data/csv.js';
 import { uuidv7 } from '../../src/core/ids.js';
 import { generateCreditRisk, toCsv, toJsonl } from '../../src/demo/credit-risk.js';
 import { localResourceNames } from '../../src/local/resources.js';
 import { dropFile, readBatchBytes, readBatchObject } from '../support/batch.js';
-import { publishDemoModel } from '../support/demo-model.js';
+import { localRegistry, publishDemoModel } from '../support/demo-model.js';
 import { startTestEmulators, type TestEmulators } from '../support/emulators.js';
 import { creditRiskColumns, parquetOf, readParquet } from '../support/parquet.js';
 
@@ -96,10 +99,47 @@ describe('large-file steps (split, score parts, merge)', () => {
     expect(manifest.rows).toEqual({ in: 600, scored: 600, rejected: 0 });
   });
 
-  it('records a failed run without committing anything and removes its tmp objects', async () => {
-    const job: BatchJob = { bucket: localResourceNames.BATCH_BUCKET, key: 'incoming/credit-risk/x.csv', size: 1, model: 'credit-risk', name: 'x.csv', runId: uuidv7(), startedAt: new Date().toISOString() };
+  it('records a failed run without committing anything and removes the tmp objects its parts wrote', async () => {
+    const name = 'fails-late.csv';
+    const event = await dropFile('credit-risk', name, toCsv(rows));
+    const o = event.Records[0]!.s3.object;
+    const job: BatchJob = { bucket: localResourceNames.BATCH_BUCKET, key: `incoming/credit-risk/${name}`, etag: o.eTag, size: o.size, model: 'credit-risk', name, runId: uuidv7(), startedAt: new Date().toISOString() };
+    const { parts, ...split } = await splitFile(deps, job);
+    await Promise.all(parts.slice(0, 3).map((part) => scorePart(deps, { job, split, part })));
+    expect(await tmpKeys(job.runId)).toHaveLength(6); // scored + errors of three parts
     const manifest = await markFailed(deps.s3, { job, error: { Error: 'BatchFileError', Cause: JSON.stringify({ errorType: 'BatchFileError', errorMessage: 'missing required column: age' }) } });
     expect(manifest).toMatchObject({ status: 'failed', error: 'missing required column: age' });
-    expect(await readBatchObject('scored/credit-risk/x.csv')).toBeNull();
+    expect(await readBatchObject(`scored/credit-risk/${name}`)).toBeNull();
+    expect(await tmpKeys(job.runId)).toEqual([]);
+  });
+
+  it('leaves nothing under tmp/ once merged', async () => {
+    await runSteps('merged-clean.csv', toCsv(rows));
+    const manifest = JSON.parse((await readBatchObject('manifests/credit-risk/merged-clean.csv.json'))!);
+    expect(manifest.status).toBe('complete');
+    expect(await tmpKeys(manifest.runId)).toEqual([]);
+  });
+
+  it('scores every part with the version pinned at Split, even if production changes meanwhile', async () => {
+    const name = 'pinned.csv';
+    const event = await dropFile('credit-risk', name, toCsv(rows));
+    const o = event.Records[0]!.s3.object;
+    const job: BatchJob = { bucket: localResourceNames.BATCH_BUCKET, key: `incoming/credit-risk/${name}`, etag: o.eTag, size: o.size, model: 'credit-risk', name, runId: uuidv7(), startedAt: new Date().toISOString() };
+    const split = await splitFile(deps, job);
+    expect(split.modelVersion).toBe(1);
+    const { version: v2 } = await publishDemoModel({ rows: 1500, seed: 9 });
+    await new RegistryService(localRegistry(), defaultGateTolerances).promote('credit-risk', { version: v2.version, actor: 'test', force: true, reason: 'promoted while a file is scored' });
+    expect((await localRegistry().getDeployment('credit-risk'))!.productionVersion).toBe(v2.version);
+    const { parts: list, ...rest } = split;
+    const results = await Promise.all(list.map((part) => scorePart(deps, { job, split: rest, part })));
+    const manifest = await mergeParts(deps, { job, split, parts: results });
+    expect(manifest).toMatchObject({ status: 'complete', modelVersion: 1 });
+    const out = parseCsv((await readBatchObject(`scored/credit-risk/${name}`))!);
+    expect(new Set(out.rows.map((r) => r.model_version))).toEqual(new Set(['1']));
   });
 });
+
+async function tmpKeys(runId: string): Promise<string[]> {
+  const out = await deps.s3.send(new ListObjectsV2Command({ Bucket: localResourceNames.BATCH_BUCKET, Prefix: 'tmp/credit-risk/' }));
+  return (out.Contents ?? []).map((c) => c.Key!).filter((k) => k.includes(runId));
+}

@@ -97,6 +97,8 @@ describe('batch-score handler (S3 ObjectCreated events)', () => {
     ['garbage.csv', Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 256), /missing required columns|CSV syntax/],
     ['unterminated.csv', toCsv(rows.slice(0, 3)) + 'A9,"never closed\n', /CSV syntax: unterminated quoted field/],
     ['notes.txt', 'hello', /unsupported file type/],
+    ['has-score.csv', toCsv(rows.slice(0, 3)).replace('applicant_id,', 'score,applicant_id,').replace(/\nA/g, '\n0.5,A'), /input already has output column: score/],
+    ['not-really.parquet', 'applicant_id,age\nA1,30\n', /not a readable Parquet file/],
     // A quote opened early and never closed: refused once the open row passes 16 MiB, not held in memory whole.
     ['runaway-quote.csv', toCsv(rows.slice(0, 3)) + 'A9,"never closed\n' + 'x,1,2,3\n'.repeat(2_500_000), /row starting on line 5 is longer than 16 MiB/],
     ['one-long-line.jsonl', '{"a":"' + 'x'.repeat(17 * 1024 * 1024), /a line is longer than 16 Mi characters/],
@@ -130,6 +132,28 @@ describe('batch-score handler (S3 ObjectCreated events)', () => {
     const second = JSON.parse((await readBatchObject('manifests/credit-risk/dup.csv.json'))!) as BatchManifest;
     expect(second.runId).toBe(first.runId);
     expect(second.timings).toEqual(first.timings);
+  });
+
+  it('tells an unversioned object by ETag and sequencer: a duplicate event does nothing, a new upload of the key is scored again', async () => {
+    const unversioned = async (body: string, sequencer: string) => {
+      const event = await dropFile('credit-risk', 'unversioned.csv', body);
+      delete event.Records[0]!.s3.object.versionId;
+      event.Records[0]!.s3.object.sequencer = sequencer;
+      return event;
+    };
+    const manifest = async () => JSON.parse((await readBatchObject('manifests/credit-risk/unversioned.csv.json'))!) as BatchManifest;
+    const first = await unversioned(toCsv(rows.slice(0, 10)), '0A1B2C3D4E5F600001');
+    await handler(first, lambdaContext('batch-score'));
+    const firstRun = await manifest();
+    await handler(structuredClone(first), lambdaContext('batch-score'));
+    expect(await manifest()).toEqual(firstRun);
+    // The same bytes uploaded again (same ETag, a later sequencer), then other bytes: each a new object, scored.
+    await handler(await unversioned(toCsv(rows.slice(0, 10)), '0A1B2C3D4E5F600002'), lambdaContext('batch-score'));
+    const again = await manifest();
+    expect(again.runId).not.toBe(firstRun.runId);
+    expect(again.input.etag).toBe(firstRun.input.etag);
+    await handler(await unversioned(toCsv(rows.slice(0, 20)), '0A1B2C3D4E5F600003'), lambdaContext('batch-score'));
+    expect(await manifest()).toMatchObject({ status: 'complete', rows: { in: 20 } });
   });
 });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localResourceNames } from '../../src/local/resources.js';
 import { pipelineConfigSchema } from '../../src/pipeline/config.js';
-import { snapshot, validate, type DataStepDeps } from '../../src/pipeline/data-steps.js';
+import { readManifest, snapshot, validate, type DataStepDeps } from '../../src/pipeline/data-steps.js';
 import { pipelineLayout } from '../../src/pipeline/layout.js';
 import type { TrainingPartResult } from '../../src/pipeline/run-state.js';
 import { encodePart, finishTrainingSet, planTrainingSet, readBaselineSample, readHoldoutSample } from '../../src/pipeline/training-set-steps.js';
@@ -49,6 +49,45 @@ async function deleteKey(key: string): Promise<void> {
   const { getS3Client } = await import('../../src/aws/clients.js');
   await getS3Client().send(new DeleteObjectCommand({ Bucket: localResourceNames.ARTIFACT_BUCKET, Key: key }));
 }
+
+describe('the snapshot is immutable', () => {
+  it('fails a later step that finds a snapshot object changed, naming it', async () => {
+    const execution = await snapshotOf({ 'a.csv': toCsv(generateCreditRisk({ rows: 300, seed: 51 })) });
+    const manifest = await readManifest(localStore(), MODEL, execution);
+    const file = manifest.files[0]!;
+    expect(file.key.startsWith(pipelineLayout.snapshotPrefix(MODEL, execution))).toBe(true);
+    expect(await validate(deps({ MIN_ROWS: '100' }), MODEL, execution)).toMatchObject({ rows: 300 });
+    // One row changed in place after the snapshot was taken.
+    const text = new TextDecoder().decode(await localStore().get(file.key));
+    await localStore().put(file.key, new TextEncoder().encode(text.replace(/\n([^\n]*)\n/, '\n$1X\n')), 'text/csv');
+    await expect(validate(deps({ MIN_ROWS: '100' }), MODEL, execution)).rejects.toThrow(`snapshot object ${file.key} changed since the snapshot (sha256 mismatch)`);
+    await expect(planTrainingSet(deps({}), MODEL, execution)).rejects.toThrow(/changed since the snapshot/);
+  });
+});
+
+describe('the number of parts is bounded (MAX_PARTS)', () => {
+  it('raises the part size so that a build has at most MAX_PARTS parts', async () => {
+    const execution = await snapshotOf({ 'big.csv': toCsv(generateCreditRisk({ rows: 3000, seed: 52 })) });
+    const uncapped = await planTrainingSet(deps({ PART_BYTES: '20000' }), MODEL, execution);
+    expect(uncapped.parts.length).toBeGreaterThan(10);
+    const capped = await planTrainingSet(deps({ PART_BYTES: '20000', MAX_PARTS: '3' }), MODEL, execution);
+    expect(capped.parts.length).toBeLessThanOrEqual(3);
+    expect(capped.parts.length).toBeGreaterThan(1);
+    const plan = JSON.parse(new TextDecoder().decode(await localStore().get(capped.planKey))) as { partBytes: number; files: { bytes: number }[] };
+    expect(plan.partBytes).toBe(Math.ceil(plan.files[0]!.bytes / 3));
+    // Every row is in exactly one part, whatever the cut.
+    expect(capped.parts.reduce((a, p) => a + p.rows, 0)).toBe(uncapped.parts.reduce((a, p) => a + p.rows, 0));
+  });
+
+  it('fails a snapshot of more files than MAX_PARTS, saying to merge them', async () => {
+    const files = Object.fromEntries([1, 2, 3, 4].map((i) => [`f${i}.csv`, toCsv(generateCreditRisk({ rows: 50, seed: 60 + i }))]));
+    const execution = await snapshotOf(files);
+    await expect(planTrainingSet(deps({ MAX_PARTS: '3' }), MODEL, execution)).rejects.toMatchObject({
+      name: 'DataValidationFailed',
+      message: expect.stringMatching(/needs 4 parts, more than 3 .*merge small files/),
+    });
+  });
+});
 
 describe('planTrainingSet and encodePart with bounded samples', () => {
   const config = { PART_BYTES: '50000', FIT_SAMPLE_ROWS: '1500', EVAL_MAX_ROWS: '300', BASELINE_SAMPLE_ROWS: '700' };
