@@ -41,7 +41,7 @@ async function dropData(rows: number, seed: number) {
 }
 
 /** Runs one execution; `decide` answers the approval when it is requested (as `mlops pipeline approve` would). */
-async function run(options: { decide?: 'approved' | 'rejected'; machine?: LocalPipelineMachine } = {}): Promise<LocalExecution> {
+async function run(options: { decide?: 'approved' | 'rejected'; machine?: LocalPipelineMachine; lambdas?: LambdaPool } = {}): Promise<LocalExecution> {
   const name = `${MODEL}-test-${++runs}`;
   const store = localStore();
   let answered = false;
@@ -55,7 +55,7 @@ async function run(options: { decide?: 'approved' | 'rejected'; machine?: LocalP
       }, 200)
     : undefined;
   try {
-    return await runPipelineLocally(options.machine ?? machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100, lambdas });
+    return await runPipelineLocally(options.machine ?? machine, { store, bucket: localResourceNames.ARTIFACT_BUCKET, dataDir: env.dataDir, model: MODEL, name, log: () => undefined, pollMs: 100, lambdas: options.lambdas ?? lambdas });
   } finally {
     clearInterval(answer);
   }
@@ -92,6 +92,10 @@ describe('the retraining state machine, run locally', () => {
     expect(execution.status).toBe('FAILED');
     expect(execution.error).toMatchObject({ name: 'RunFailed' });
     expect(execution.events.find((e) => e.state === 'Validate' && e.type === 'failed')?.detail).toMatch(/^DataValidationFailed: .*rows\.min failed/);
+    // The report is written either way, for the human reading why the run stopped.
+    const report = JSON.parse(new TextDecoder().decode(await localStore().get(pipelineLayout.validationKey(MODEL, execution.name, 'json'))));
+    expect(JSON.stringify(report)).toMatch(/rows\.min/);
+    expect(new TextDecoder().decode(await localStore().get(pipelineLayout.validationKey(MODEL, execution.name, 'txt')))).toMatch(/rows\.min/);
     expect(await versions()).toEqual(before);
     expect((await deployment()).productionVersion).toBe(2);
   }, 120_000);
@@ -117,6 +121,31 @@ describe('the retraining state machine, run locally', () => {
     expect(state.canary).toBeNull();
     const outcome = JSON.parse(new TextDecoder().decode(await localStore().get(pipelineLayout.outcomeKey(MODEL, execution.name)))) as { outcome: string; detail: string };
     expect(outcome).toMatchObject({ outcome: 'rejected-by-reviewer', detail: 'rejected by reviewer@example.com: test' });
+  }, 120_000);
+
+  it('rolls out as a shadow when so configured, and removes the shadow when the reviewer rejects', async () => {
+    // Configuration is read when a function's container starts: fresh containers (a new pool) see ROLLOUT_MODE.
+    process.env.ROLLOUT_MODE = 'shadow';
+    const shadowLambdas = createLambdaPool(1);
+    try {
+      await dropData(5000, 15);
+      const execution = await run({ decide: 'rejected', lambdas: shadowLambdas });
+      expect(execution.error?.name).toBe('RejectedByReviewer');
+      const rolledOut = execution.events.find((e) => e.state === 'Rollout' && e.type === 'succeeded');
+      expect(rolledOut?.detail).toMatch(/^version \d+ \(shadow\)$/);
+      const candidate = Number(/version (\d+)/.exec(rolledOut!.detail!)![1]);
+      const state = await deployment();
+      expect(state.productionVersion).toBe(2);
+      expect(state.canary).toBeNull();
+      expect(state.shadowVersions).not.toContain(candidate);
+      // The audit trail, newest first: the shadow was added by this run and removed on the rejection.
+      const [removed, added] = await localRegistry().listAudit(MODEL, 2);
+      expect(added).toMatchObject({ action: 'shadow', actor: `pipeline:${execution.name}`, to: { shadowVersions: [candidate] } });
+      expect(removed).toMatchObject({ action: 'remove-shadow', to: { shadowVersions: [] } });
+    } finally {
+      await shadowLambdas.close();
+      delete process.env.ROLLOUT_MODE;
+    }
   }, 120_000);
 
   it('rejects when the approval never comes (timeout), rolling the canary back', async () => {
