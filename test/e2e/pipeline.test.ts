@@ -6,6 +6,7 @@ import { createLambdaPool, type LambdaPool } from '../../src/local/lambda-pool.j
 import { localResourceNames } from '../../src/local/resources.js';
 import { loadPipelineStateMachine, runPipelineLocally, type LocalExecution, type LocalPipelineMachine } from '../../src/local/pipeline-runner.js';
 import { listPending, recordDecision } from '../../src/pipeline/control-steps.js';
+import { readManifest } from '../../src/pipeline/data-steps.js';
 import { pipelineLayout } from '../../src/pipeline/layout.js';
 import { RunLock } from '../../src/pipeline/run-lock.js';
 import { localRegistry, localStore, publishDemoModel } from '../support/demo-model.js';
@@ -79,6 +80,8 @@ describe('the retraining state machine, run locally', () => {
     const v2 = (await localRegistry().getVersion(MODEL, 2))!;
     expect(v2.pipeline).toMatchObject({ execution: execution.name, trigger: 'cli', snapshotManifest: pipelineLayout.manifestKey(MODEL, execution.name) });
     expect(v2.trainer).toMatchObject({ kind: 'sagemaker', instanceType: 'ml.g5.xlarge', jobName: execution.name });
+    // No spec was dropped under training/: the run trained with the production version's spec.
+    expect(await readManifest(localStore(), MODEL, execution.name)).toMatchObject({ specSource: 'production-version', spec: { name: MODEL } });
     const keys = await localStore().list(pipelineLayout.runPrefix(MODEL, execution.name));
     for (const suffix of ['manifest.json', 'validation.json', 'validation.txt', 'channels/train/header.json', 'channels/train/features-00000.bin', 'channels/validation/labels-00000.bin', 'training-set/plan.json', `training/${execution.name}/output/model.tar.gz`, 'evaluation.json', 'outcome.json'])
       expect(keys.some((k) => k.endsWith(suffix)), suffix).toBe(true);

@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/core/data/csv.js';
@@ -39,7 +40,23 @@ describe('batch-score handler (S3 ObjectCreated events)', () => {
     lines[7] = cells.join(',');
     const csv = lines.join('\n');
     const { manifest, scored, errors } = await run('applications 2026-11-27.csv', csv);
-    expect(manifest).toMatchObject({ status: 'complete', modelVersion: 1, mode: 'single', input: { format: 'csv', compression: 'none', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) } });
+    expect(manifest).toMatchObject({
+      status: 'complete',
+      modelVersion: 1,
+      mode: 'single',
+      input: {
+        bucket: 'mlops-local-batch',
+        key: 'incoming/credit-risk/applications 2026-11-27.csv',
+        versionId: expect.any(String),
+        etag: expect.stringMatching(/^[0-9a-f]{32}$/),
+        bytes: Buffer.byteLength(csv),
+        format: 'csv',
+        compression: 'none',
+        sha256: createHash('sha256').update(csv).digest('hex'),
+      },
+      outputs: { scored: 'scored/credit-risk/applications 2026-11-27.csv', errors: 'errors/credit-risk/applications 2026-11-27.csv.jsonl' },
+      timings: { startedAt: expect.any(String), finishedAt: expect.any(String), millis: expect.any(Number), rowsPerSecond: expect.any(Number) },
+    });
     expect(manifest.rows.in).toBe(450);
     expect(manifest.rows.in).toBe(manifest.rows.scored + manifest.rows.rejected);
     expect(manifest.ignoredColumns).toEqual([]);

@@ -56,6 +56,7 @@ describe('the snapshot is immutable', () => {
     const manifest = await readManifest(localStore(), MODEL, execution);
     const file = manifest.files[0]!;
     expect(file.key.startsWith(pipelineLayout.snapshotPrefix(MODEL, execution))).toBe(true);
+    expect(manifest.specSource).toBe('training-spec'); // training/<model>/spec.json was dropped
     expect(await validate(deps({ MIN_ROWS: '100' }), MODEL, execution)).toMatchObject({ rows: 300 });
     // One row changed in place after the snapshot was taken.
     const text = new TextDecoder().decode(await localStore().get(file.key));
