@@ -94,17 +94,18 @@ describe('stageConfig', () => {
 });
 
 describe('stageConfig for batch and streaming', () => {
-  it('defaults batch scoring: 8192-row chunks, 256 MiB large files in 64 MiB parts, 3008 MB, 10 parts at a time', () => {
+  it('defaults batch scoring: 8192-row chunks, 256 MiB large files in 64 MiB parts, 3008 MB, 10 parts at a time, 1% captured', () => {
     expect(stageConfig()).toMatchObject({
       batchChunkRows: 8192,
       largeFileBytes: 256 * 1024 * 1024,
       partBytes: 64 * 1024 * 1024,
       batchMemoryMb: 3008,
       mapMaxConcurrency: 10,
+      batchCaptureSampleRate: 0.01, // batch captures are a sample: the scored file holds every row already
     });
   });
 
-  it('defaults streaming: on-demand stream, batches of 100, a 60 s iterator-age alarm, high risk from 0.8', () => {
+  it('defaults streaming: on-demand stream, batches of 100, a 60 s iterator-age alarm, high risk from 0.8, 10% captured', () => {
     expect(stageConfig()).toMatchObject({
       streamMode: 'onDemand',
       streamShardCount: 1,
@@ -112,6 +113,7 @@ describe('stageConfig for batch and streaming', () => {
       streamMemoryMb: 1024,
       streamMaxIteratorAgeSeconds: 60,
       highRiskThreshold: 0.8,
+      streamCaptureSampleRate: 0.1,
     });
   });
 
