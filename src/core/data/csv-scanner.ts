@@ -86,7 +86,6 @@ export function rowCells(rows: CsvRows, r: number): string[] {
  * for (let rows = scanner.next(); rows; rows = scanner.next()) use(rows);
  */
 export class CsvScanner {
-  private carry: Buffer = Buffer.alloc(0);
   private block: Buffer = Buffer.alloc(0);
   private pos = 0;
   private final = false;
@@ -112,9 +111,8 @@ export class CsvScanner {
   push(chunks: Uint8Array | readonly Uint8Array[]): void {
     const list = Array.isArray(chunks) ? (chunks as readonly Uint8Array[]) : [chunks as Uint8Array];
     const rest = this.block.subarray(this.pos);
-    const parts = [...(rest.length > 0 ? [rest] : this.carry.length > 0 ? [this.carry] : []), ...list];
+    const parts = rest.length > 0 ? [rest, ...list] : list;
     this.block = parts.length === 1 ? toBuffer(parts[0]!) : Buffer.concat(parts);
-    this.carry = Buffer.alloc(0);
     this.pos = 0;
   }
 
