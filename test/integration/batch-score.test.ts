@@ -1,9 +1,11 @@
 import type { Context } from 'aws-lambda';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/core/data/csv.js';
 import { generateCreditRisk, toCsv, toJsonl } from '../../src/demo/credit-risk.js';
+import { createLambdaPool, type LambdaPool } from '../../src/local/lambda-pool.js';
 import { lambdaContext } from '../../src/local/lambda-context.js';
 import type { BatchManifest } from '../../src/batch/manifest.js';
 import { dropFile, readBatchBytes, readBatchObject } from '../support/batch.js';
@@ -12,6 +14,7 @@ import { startTestEmulators, type TestEmulators } from '../support/emulators.js'
 import { creditRiskColumns, parquetOf, readParquet } from '../support/parquet.js';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
+const batchScoreEntry = join(import.meta.dirname, '..', '..', 'functions', 'batch-score', 'handler.ts');
 let env: TestEmulators;
 let handler: Handler;
 
@@ -150,6 +153,53 @@ describe('batch-score handler (S3 ObjectCreated events)', () => {
     expect(second.runId).toBe(first.runId);
     expect(second.timings).toEqual(first.timings);
   });
+
+  it('restarts cleanly after a run killed mid-file: refused while its deadline runs, then a new run to the same keys', async () => {
+    // The function runs in a worker of the local pool, killed once it has started the file (as a crashed Lambda
+    // would be): its idempotency record stays "in progress" until the invocation's deadline, then a retry runs anew.
+    const name = 'killed.csv';
+    const rowCount = 100_000;
+    const event = await dropFile('credit-risk', name, toCsv(generateCreditRisk({ rows: rowCount, seed: 8 })));
+    const invoke = (lambdas: LambdaPool) => lambdas.invoke({ entry: batchScoreEntry, functionName: 'batch-score', event, timeoutMs: 5000, memoryMb: 3008 });
+    const manifest = async () => JSON.parse((await readBatchObject(`manifests/credit-risk/${name}.json`)) ?? 'null') as BatchManifest | null;
+
+    const first = createLambdaPool(1);
+    const started = Date.now();
+    const killedRun = invoke(first).catch((error: Error) => error);
+    let killed: BatchManifest | null = null;
+    while (!killed && Date.now() - started < 20_000) {
+      await new Promise((r) => setTimeout(r, 20));
+      killed = await manifest();
+    }
+    await first.close(); // the worker is terminated mid-file
+    expect(await killedRun).toMatchObject({ message: 'the local Lambda pool was closed' });
+    expect(killed).toMatchObject({ status: 'running' });
+    expect(await readBatchObject(`scored/credit-risk/${name}`)).toBeNull(); // its upload was never completed
+
+    const second = createLambdaPool(1);
+    try {
+      // Within the killed invocation's deadline the record is still in progress: Lambda's retry is refused.
+      await expect(invoke(second)).rejects.toMatchObject({ name: 'IdempotencyAlreadyInProgressError' });
+      // Retried as Lambda retries: refused until that deadline (5 s after the killed invocation began), then run.
+      let refusals = 1;
+      for (;;) {
+        const outcome = await invoke(second).then(() => null, (error: Error) => error);
+        if (outcome === null) break;
+        expect(outcome.name).toBe('IdempotencyAlreadyInProgressError');
+        expect(Date.now() - started).toBeLessThan(30_000);
+        refusals++;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(Date.now() - started).toBeGreaterThan(5000);
+      expect(refusals).toBeGreaterThan(1);
+      const retried = await manifest();
+      expect(retried).toMatchObject({ status: 'complete', rows: { in: rowCount, scored: rowCount, rejected: 0 }, outputs: { scored: `scored/credit-risk/${name}` } });
+      expect(retried!.runId).not.toBe(killed!.runId);
+      expect(parseCsv((await readBatchObject(`scored/credit-risk/${name}`))!).rows).toHaveLength(rowCount);
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
 
   it('tells an unversioned object by ETag and sequencer: a duplicate event does nothing, a new upload of the key is scored again', async () => {
     const unversioned = async (body: string, sequencer: string) => {
