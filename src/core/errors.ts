@@ -83,3 +83,12 @@ function summarizeIssues(issues: readonly FieldIssue[]): string {
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
   return `${first.field}: ${first.reason}${more}`;
 }
+
+/** `JSON.parse`, with a syntax error reported as a validation error on `field` (never echoing the text). */
+export function parseJsonText(text: string, field: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ValidationError([{ field, reason: 'is not valid JSON' }], undefined, { cause: error });
+  }
+}

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.js';
+import { parseJsonText, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from '../core/errors.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
 
@@ -26,11 +26,7 @@ export function readJsonBody(request: HttpRequestParts, maxBytes: number, option
   const text = request.isBase64Encoded ? Buffer.from(request.body, 'base64').toString('utf8') : request.body;
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > maxBytes) throw new PayloadTooLargeError(`body is ${bytes} bytes; the limit is ${maxBytes}`);
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError([{ field: '(body)', reason: 'is not valid JSON' }], undefined, { cause: error });
-  }
+  return parseJsonText(text, '(body)');
 }
 
 /** Case-insensitive header lookup (API Gateway passes headers as the client sent them). */

@@ -1,4 +1,4 @@
-import { ValidationError } from '../errors.js';
+import { parseJsonText, ValidationError } from '../errors.js';
 import { parseCsv } from './csv.js';
 
 export type DatasetFormat = 'csv' | 'jsonl';
@@ -21,11 +21,7 @@ export function parseDataset(text: string, format: DatasetFormat): DatasetRows {
   const rows: unknown[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '') return;
-    try {
-      rows.push(JSON.parse(line));
-    } catch (error) {
-      throw new ValidationError([{ field: `line ${i + 1}`, reason: 'is not valid JSON' }], undefined, { cause: error });
-    }
+    rows.push(parseJsonText(line, `line ${i + 1}`));
   });
   return { format, rows };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ValidationError } from '../errors.js';
+import { parseJsonText, ValidationError } from '../errors.js';
 import { modelSpecSchema, type ModelSpec } from './model-spec.js';
 import { issuesFromZod } from '../validation/zod-issues.js';
 
@@ -17,13 +17,7 @@ export function parseModelSpec(input: unknown): ModelSpec {
 
 /** Parses spec JSON text; a syntax error is reported as a validation error on `spec`. */
 export function parseModelSpecJson(text: string): ModelSpec {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new ValidationError([{ field: 'spec', reason: 'is not valid JSON' }], undefined, { cause: error });
-  }
-  return parseModelSpec(value);
+  return parseModelSpec(parseJsonText(text, 'spec'));
 }
 
 /**

@@ -45,7 +45,7 @@
  * metrics); format, sizes, finiteness and labels are always checked, on both sides.
  */
 import { z } from 'zod';
-import { ValidationError, type FieldIssue } from '../errors.js';
+import { parseJsonText, ValidationError, type FieldIssue } from '../errors.js';
 import { issuesFromZod } from '../validation/zod-issues.js';
 
 export const MATRIX_FORMAT = 'mlops-matrix/v1';
@@ -155,13 +155,7 @@ export function encodeMatrix(input: MatrixInput): EncodedMatrix {
  * const m = decodeMatrix(readFileSync('train/header.json', 'utf8'), readFileSync('train/features.bin'), readFileSync('train/labels.bin'));
  */
 export function decodeMatrix(headerJson: string, featuresBytes: Uint8Array, labelsBytes: Uint8Array): DecodedMatrix {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(headerJson);
-  } catch (error) {
-    throw new ValidationError([{ field: MATRIX_FILES.header, reason: 'is not valid JSON' }], undefined, { cause: error });
-  }
-  const parsed = headerSchema.safeParse(raw);
+  const parsed = headerSchema.safeParse(parseJsonText(headerJson, MATRIX_FILES.header));
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, MATRIX_FILES.header));
   const header = parsed.data;
   const issues = checkHeader(header, MATRIX_FILES.header);
@@ -310,12 +304,7 @@ export function channelHeader(input: { readonly featureNames: readonly string[];
 
 /** Parses and checks a channel's `header.json` of either version. */
 export function parseChannelHeader(headerJson: string): ChannelHeader {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(headerJson);
-  } catch (error) {
-    throw new ValidationError([{ field: MATRIX_FILES.header, reason: 'is not valid JSON' }], undefined, { cause: error });
-  }
+  const raw = parseJsonText(headerJson, MATRIX_FILES.header);
   const v2 = raw !== null && typeof raw === 'object' && (raw as { format?: unknown }).format === MATRIX_FORMAT_V2;
   const parsed = v2 ? headerV2Schema.safeParse(raw) : headerSchema.safeParse(raw);
   if (!parsed.success) throw new ValidationError(issuesFromZod(parsed.error, MATRIX_FILES.header));
